@@ -1,0 +1,45 @@
+# The two commands: `make run` (service with demo data) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test check lint typecheck test-tools bench clean migrate
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: $(STAMP)
+	$(PY) -m app migrate
+
+run: $(STAMP)
+	$(PY) -m app migrate
+	$(PY) -m app demo
+	$(PY) -m app serve
+
+# External calendar clients and the browser used by the tests (idempotent).
+test-tools: $(STAMP)
+	bash scripts/install-test-tools.sh $(PY)
+
+test: $(STAMP) test-tools
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app tests benchmarks migrations
+	$(VENV)/bin/ruff format --check app tests benchmarks migrations
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) scheduler.db .pytest_cache .mypy_cache .ruff_cache

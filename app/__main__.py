@@ -1,0 +1,86 @@
+"""Command line: ``python -m app serve|migrate|create-workspace|demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from app.db import migrate as migrations
+from app.db.engine import make_engine, session_scope
+from app.settings import get_settings
+
+
+def _migrate() -> None:
+    migrations.upgrade(get_settings().database_url)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _migrate()
+    print(json.dumps({"migrated_to": migrations.head_revision(get_settings().database_url)}))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _migrate()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_create_workspace(args: argparse.Namespace) -> int:
+    from app.db.accounts import create_workspace
+
+    name = args.name.strip()
+    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+        print("error: give a workspace name of 1–200 printable characters", file=sys.stderr)
+        return 2
+    engine = make_engine(get_settings().database_url)
+    for session in session_scope(engine):
+        workspace, key = create_workspace(session, name)
+        print(json.dumps({"id": str(workspace.id), "name": workspace.name, "api_key": key}))
+    engine.dispose()
+    return 0
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from app.demo import load_demo
+
+    settings = get_settings()
+    _migrate()
+    engine = make_engine(settings.database_url)
+    for session in session_scope(engine):
+        summary = load_demo(session, settings.public_base)
+    engine.dispose()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate to head, then serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    create = sub.add_parser("create-workspace", help="create a workspace and print its key")
+    create.add_argument("name")
+    create.set_defaults(func=cmd_create_workspace)
+    sub.add_parser("demo", help="load the demo workspace").set_defaults(func=cmd_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

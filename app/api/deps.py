@@ -1,0 +1,97 @@
+"""Shared request dependencies: the session, the caller's workspace, load-or-404, ETags."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlmodel import Session, SQLModel, select
+
+from app.db.accounts import hash_secret
+from app.db.engine import session_scope
+from app.db.models import ApiKey, Workspace
+from app.errors import AppError, not_found
+from app.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    # scope="function" below: commit happens before the response is sent, so a 2xx
+    # always means the write is durable.
+    yield from session_scope(request.app.state.engine)
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def _unauthorized(detail: str) -> AppError:
+    return AppError(
+        "unauthorized", detail, 401, headers={"WWW-Authenticate": 'Bearer realm="scheduler"'}
+    )
+
+
+def get_workspace(
+    session: SessionDep,
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Workspace:
+    if not authorization:
+        raise _unauthorized("Send your API key as 'Authorization: Bearer <api_key>'.")
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise _unauthorized("Use the Bearer scheme: 'Authorization: Bearer <api_key>'.")
+    limiter = getattr(request.app.state, "auth_failures", None)
+    client = request.client.host if request.client else "unknown"
+    if limiter is not None:
+        limiter.check(client)
+    row = session.exec(
+        select(ApiKey, Workspace)
+        .join(Workspace, Workspace.id == ApiKey.workspace_id)  # type: ignore[arg-type]
+        .where(ApiKey.key_hash == hash_secret(key), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).first()
+    if row is None:
+        if limiter is not None:
+            limiter.record_failure(client)
+        raise _unauthorized("This API key is not valid or has been revoked.")
+    return row[1]
+
+
+WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def load_owned(session: Session, model: type[M], object_id: uuid.UUID, workspace: Workspace, what: str) -> M:
+    """The object if it exists in the caller's workspace; 404 otherwise (never 403)."""
+    obj = session.get(model, object_id)
+    if obj is None or getattr(obj, "workspace_id", None) != workspace.id:
+        raise not_found(what)
+    return obj
+
+
+def etag_of(obj: SQLModel) -> str:
+    return f'W/"{getattr(obj, "id", "")}-{getattr(obj, "version", 0)}"'
+
+
+def check_if_match(if_match: str | None, obj: SQLModel) -> None:
+    """412 when the client edits a version it has not seen."""
+    if if_match is None:
+        return
+    current = etag_of(obj)
+    candidates = [c.strip() for c in if_match.split(",")]
+    bare = current.removeprefix("W/")
+    if "*" in candidates or any(c.removeprefix("W/") == bare for c in candidates):
+        return
+    raise AppError(
+        "precondition_failed",
+        "This object changed since you read it; GET it again and retry with its new ETag.",
+        412,
+    )

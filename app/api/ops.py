@@ -1,0 +1,62 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from app.db.migrate import current_revision
+from app.errors import RETRY_AFTER_SECONDS, AppError
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+    migration: str | None
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is alive (no database access)."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Ready, responses={503: {"description": "Not ready"}})
+def readyz(request: Request) -> Ready:
+    """The database answers and its schema is at the newest migration."""
+    engine = request.app.state.engine
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = current_revision(engine)
+    except (DBAPIError, PoolTimeoutError) as exc:
+        raise AppError(
+            "database_unavailable",
+            "The database cannot be reached; retry in a few seconds.",
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from exc
+    head = request.app.state.head_revision
+    if current != head:
+        raise AppError(
+            "migrations_pending",
+            f"The database is at migration {current}, not {head}; run `python -m app migrate`.",
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return Ready(status="ok", database=engine.dialect.name, migration=current)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

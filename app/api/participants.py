@@ -1,0 +1,269 @@
+"""Participants (people in a party) and their time off."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import Session, select
+
+from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.fields import (
+    Email,
+    HolidayCountry,
+    HolidaySubdivision,
+    Name,
+    ShortText,
+    SlackId,
+    TimezoneName,
+    WorkingHoursJSON,
+    apply_calendar_change,
+    check_holiday_calendar,
+)
+from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.db.changes import touch
+from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
+from app.db.people import effective
+from app.errors import AppError, invalid, not_found
+
+router = APIRouter(prefix="/v1/participants", tags=["participants"])
+
+StretchMinutes = Annotated[int, Field(ge=0, le=720, description="0–720 minutes")]
+MAX_TIME_OFF_DAYS = 731
+
+
+class ParticipantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    party_id: uuid.UUID
+    email: Email | None = None
+    timezone: TimezoneName | None = None
+    working_hours: WorkingHoursJSON | None = None
+    holiday_country: HolidayCountry | None = None
+    holiday_subdivision: HolidaySubdivision | None = None
+    max_stretch_minutes: StretchMinutes = 180
+    slack_user_id: SlackId | None = None
+
+    @model_validator(mode="after")
+    def _calendar(self) -> ParticipantCreate:
+        check_holiday_calendar(self.holiday_country, self.holiday_subdivision)
+        return self
+
+
+class ParticipantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    party_id: uuid.UUID | None = None
+    email: Email | None = None
+    timezone: TimezoneName | None = None
+    working_hours: WorkingHoursJSON | None = None
+    holiday_country: HolidayCountry | None = None
+    holiday_subdivision: HolidaySubdivision | None = None
+    max_stretch_minutes: StretchMinutes | None = None
+    slack_user_id: SlackId | None = None
+
+
+class ParticipantPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str | None
+    party_id: uuid.UUID
+    timezone: str | None
+    working_hours: list[dict[str, Any]] | None
+    holiday_country: str | None
+    holiday_subdivision: str | None
+    max_stretch_minutes: int
+    slack_user_id: str | None
+    effective_timezone: str
+    effective_working_hours: list[dict[str, Any]]
+    effective_holiday_country: str | None
+    effective_holiday_subdivision: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TimeOffCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start_date: date
+    end_date: date
+    note: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> TimeOffCreate:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date; both dates are inclusive.")
+        if (self.end_date - self.start_date).days >= MAX_TIME_OFF_DAYS:
+            raise ValueError(f"Time off can span at most {MAX_TIME_OFF_DAYS} days; split it.")
+        return self
+
+
+class TimeOffPublic(BaseModel):
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    start_date: date
+    end_date: date
+    note: str | None
+    created_at: datetime
+
+
+def public_participant(
+    participant: Participant, party: Party, response: Response | None = None
+) -> ParticipantPublic:
+    if response is not None:
+        response.headers["ETag"] = etag_of(participant)
+    data = participant.model_dump()
+    data.update(effective(participant, party))
+    return ParticipantPublic.model_validate(data)
+
+
+def _party_of(session: Session, workspace: Workspace, party_id: uuid.UUID) -> Party:
+    party = session.get(Party, party_id)
+    if party is None or party.workspace_id != workspace.id:
+        raise invalid(("party_id",), "party_id does not name a party in this workspace.")
+    return party
+
+
+def _slack_user_free(
+    session: Session, workspace: Workspace, slack_user_id: str | None, me: uuid.UUID | None
+) -> None:
+    if not slack_user_id:
+        return
+    other = session.exec(
+        select(Participant.id).where(
+            Participant.workspace_id == workspace.id,
+            Participant.slack_user_id == slack_user_id,
+            Participant.id != me,
+        )
+    ).first()
+    if other is not None:
+        raise AppError(
+            "conflict", f"Slack user {slack_user_id} is already linked to another participant.", 409
+        )
+
+
+@router.post("", status_code=201, response_model=ParticipantPublic)
+def create(
+    body: ParticipantCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> ParticipantPublic:
+    party = _party_of(session, workspace, body.party_id)
+    _slack_user_free(session, workspace, body.slack_user_id, None)
+    participant = Participant(workspace_id=workspace.id, **body.model_dump())
+    session.add(participant)
+    session.flush()
+    return public_participant(participant, party, response)
+
+
+@router.get("", response_model=Page[ParticipantPublic])
+def list_(
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    party_id: Annotated[uuid.UUID | None, Query()] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ParticipantPublic]:
+    stmt = select(Participant).where(Participant.workspace_id == workspace.id)
+    if party_id is not None:
+        stmt = stmt.where(Participant.party_id == party_id)
+    rows, next_cursor = paginate(session, stmt, Participant, limit, cursor)
+    parties = {
+        p.id: p
+        for p in session.exec(select(Party).where(Party.workspace_id == workspace.id))
+    }
+    items = [public_participant(r, parties[r.party_id]) for r in rows]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{participant_id}", response_model=ParticipantPublic)
+def read(
+    participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> ParticipantPublic:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    party = session.get(Party, participant.party_id)
+    assert party is not None
+    return public_participant(participant, party, response)
+
+
+@router.patch("/{participant_id}", response_model=ParticipantPublic)
+def update(
+    participant_id: uuid.UUID,
+    body: ParticipantUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> ParticipantPublic:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    check_if_match(if_match, participant)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "party_id", "max_stretch_minutes"):
+        if required in changes and changes[required] is None:
+            raise invalid((required,), f"{required} cannot be null.")
+    party_id = changes.get("party_id", participant.party_id)
+    party = _party_of(session, workspace, party_id)
+    _slack_user_free(session, workspace, changes.get("slack_user_id"), participant.id)
+    apply_calendar_change(changes, participant.holiday_country, participant.holiday_subdivision)
+    if changes:
+        touch(session, participant, changes)
+    return public_participant(participant, party, response)
+
+
+@router.delete("/{participant_id}", status_code=204)
+def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    in_series = session.exec(
+        select(SeriesParticipant.series_id).where(
+            SeriesParticipant.participant_id == participant.id
+        )
+    ).first()
+    if in_series is not None:
+        raise AppError(
+            "conflict",
+            "This participant is in a meeting series; remove them from the series first.",
+            409,
+        )
+    for off in session.exec(select(TimeOff).where(TimeOff.participant_id == participant.id)):
+        session.delete(off)
+    session.delete(participant)
+    return Response(status_code=204)
+
+
+@router.post("/{participant_id}/time-off", status_code=201, response_model=TimeOffPublic)
+def add_time_off(
+    participant_id: uuid.UUID, body: TimeOffCreate, workspace: WorkspaceDep, session: SessionDep
+) -> TimeOffPublic:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    off = TimeOff(workspace_id=workspace.id, participant_id=participant.id, **body.model_dump())
+    session.add(off)
+    touch(session, participant)  # schedules and feeds that include this person go stale
+    return TimeOffPublic.model_validate(off, from_attributes=True)
+
+
+@router.get("/{participant_id}/time-off", response_model=Page[TimeOffPublic])
+def list_time_off(
+    participant_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[TimeOffPublic]:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    stmt = select(TimeOff).where(TimeOff.participant_id == participant.id)
+    rows, next_cursor = paginate(session, stmt, TimeOff, limit, cursor)
+    items = [TimeOffPublic.model_validate(r, from_attributes=True) for r in rows]
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.delete("/{participant_id}/time-off/{time_off_id}", status_code=204)
+def delete_time_off(
+    participant_id: uuid.UUID, time_off_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep
+) -> Response:
+    participant = load_owned(session, Participant, participant_id, workspace, "participant")
+    off = session.get(TimeOff, time_off_id)
+    if off is None or off.participant_id != participant.id:
+        raise not_found("time off")
+    session.delete(off)
+    touch(session, participant)
+    return Response(status_code=204)

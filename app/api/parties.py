@@ -1,0 +1,134 @@
+"""Parties: the organisations in the relationship (client, vendor, partner)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, ConfigDict, model_validator
+from sqlmodel import select
+
+from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.fields import (
+    HolidayCountry,
+    HolidaySubdivision,
+    Name,
+    TimezoneName,
+    WorkingHoursJSON,
+    apply_calendar_change,
+    check_holiday_calendar,
+)
+from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.db.changes import touch
+from app.db.models import Participant, Party
+from app.errors import AppError, invalid
+
+router = APIRouter(prefix="/v1/parties", tags=["parties"])
+
+Role = Literal["client", "vendor", "partner"]
+
+
+class PartyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    role: Role
+    timezone: TimezoneName
+    working_hours: WorkingHoursJSON
+    holiday_country: HolidayCountry | None = None
+    holiday_subdivision: HolidaySubdivision | None = None
+
+    @model_validator(mode="after")
+    def _calendar(self) -> PartyCreate:
+        check_holiday_calendar(self.holiday_country, self.holiday_subdivision)
+        return self
+
+
+class PartyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    role: Role | None = None
+    timezone: TimezoneName | None = None
+    working_hours: WorkingHoursJSON | None = None
+    holiday_country: HolidayCountry | None = None
+    holiday_subdivision: HolidaySubdivision | None = None
+
+
+class PartyPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    timezone: str
+    working_hours: list[dict[str, Any]]
+    holiday_country: str | None
+    holiday_subdivision: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _public(party: Party, response: Response | None = None) -> PartyPublic:
+    if response is not None:
+        response.headers["ETag"] = etag_of(party)
+    return PartyPublic.model_validate(party, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=PartyPublic)
+def create(
+    body: PartyCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> PartyPublic:
+    party = Party(workspace_id=workspace.id, **body.model_dump())
+    session.add(party)
+    session.flush()
+    return _public(party, response)
+
+
+@router.get("", response_model=Page[PartyPublic])
+def list_(
+    workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[PartyPublic]:
+    stmt = select(Party).where(Party.workspace_id == workspace.id)
+    rows, next_cursor = paginate(session, stmt, Party, limit, cursor)
+    return Page(items=[_public(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{party_id}", response_model=PartyPublic)
+def read(
+    party_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> PartyPublic:
+    return _public(load_owned(session, Party, party_id, workspace, "party"), response)
+
+
+@router.patch("/{party_id}", response_model=PartyPublic)
+def update(
+    party_id: uuid.UUID,
+    body: PartyUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> PartyPublic:
+    party = load_owned(session, Party, party_id, workspace, "party")
+    check_if_match(if_match, party)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "role", "timezone", "working_hours"):
+        if required in changes and changes[required] is None:
+            raise invalid((required,), f"{required} cannot be null for a party.")
+    apply_calendar_change(changes, party.holiday_country, party.holiday_subdivision)
+    if changes:
+        touch(session, party, changes)
+    return _public(party, response)
+
+
+@router.delete("/{party_id}", status_code=204)
+def delete(party_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+    party = load_owned(session, Party, party_id, workspace, "party")
+    members = session.exec(select(Participant.id).where(Participant.party_id == party.id)).first()
+    if members is not None:
+        raise AppError(
+            "conflict",
+            "This party still has participants; move or delete them first.",
+            409,
+        )
+    session.delete(party)
+    return Response(status_code=204)

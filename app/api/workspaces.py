@@ -1,0 +1,134 @@
+"""Workspaces (admin-created tenants) and their API keys."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import select
+
+from app.api.deps import SessionDep, SettingsDep, WorkspaceDep, check_if_match, etag_of
+from app.api.fields import Name, SlackId
+from app.db.accounts import create_workspace, issue_api_key
+from app.db.changes import touch
+from app.db.models import ApiKey, Workspace
+from app.db.types import utcnow
+from app.errors import AppError, not_found
+
+router = APIRouter(prefix="/v1", tags=["workspaces"])
+
+
+class WorkspaceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+
+
+class WorkspaceCreated(BaseModel):
+    id: uuid.UUID
+    name: str
+    api_key: str
+
+
+class WorkspacePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    slack_team_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkspaceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name | None = None
+    slack_team_id: SlackId | None = None
+
+
+class ApiKeyCreated(BaseModel):
+    id: uuid.UUID
+    api_key: str
+    prefix: str
+    created_at: datetime
+
+
+def _public(ws: Workspace) -> WorkspacePublic:
+    return WorkspacePublic.model_validate(ws, from_attributes=True)
+
+
+@router.post("/workspaces", status_code=201, response_model=WorkspaceCreated)
+def create(
+    body: WorkspaceCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    x_admin_token: Annotated[str | None, Header()] = None,
+) -> WorkspaceCreated:
+    """Create a tenant and its first API key (shown once). Needs ``X-Admin-Token``."""
+    configured = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    if not configured:
+        raise AppError(
+            "forbidden",
+            "Workspace creation is disabled: set SCHEDULER_ADMIN_TOKEN on the server.",
+            403,
+        )
+    if not x_admin_token or not hmac.compare_digest(x_admin_token.encode(), configured.encode()):
+        raise AppError("forbidden", "X-Admin-Token is missing or wrong.", 403)
+    workspace, key = create_workspace(session, body.name)
+    return WorkspaceCreated(id=workspace.id, name=workspace.name, api_key=key)
+
+
+@router.get("/workspace", response_model=WorkspacePublic)
+def read(workspace: WorkspaceDep, response: Response) -> WorkspacePublic:
+    response.headers["ETag"] = etag_of(workspace)
+    return _public(workspace)
+
+
+@router.patch("/workspace", response_model=WorkspacePublic)
+def update(
+    body: WorkspaceUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> WorkspacePublic:
+    check_if_match(if_match, workspace)
+    changes = body.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise AppError("validation_error", "name cannot be null.", 422,
+                       fields=[{"loc": ["body", "name"], "msg": "name cannot be null."}])
+    if changes.get("slack_team_id"):
+        taken = session.exec(
+            select(Workspace).where(
+                Workspace.slack_team_id == changes["slack_team_id"], Workspace.id != workspace.id
+            )
+        ).first()
+        if taken is not None:
+            raise AppError(
+                "conflict",
+                "That Slack team is already connected to another workspace; disconnect it there.",
+                409,
+            )
+    if changes:
+        touch(session, workspace, changes)
+    response.headers["ETag"] = etag_of(workspace)
+    return _public(workspace)
+
+
+@router.post("/workspace/api-keys", status_code=201, response_model=ApiKeyCreated)
+def create_key(workspace: WorkspaceDep, session: SessionDep) -> ApiKeyCreated:
+    """A new API key for this workspace; the key is shown only in this response."""
+    row, key = issue_api_key(session, workspace)
+    return ApiKeyCreated(id=row.id, api_key=key, prefix=row.prefix, created_at=row.created_at)
+
+
+@router.delete("/workspace/api-keys/{key_id}", status_code=204)
+def revoke_key(key_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+    """Revoke a key at once. Revoking the key you are using is allowed."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.workspace_id != workspace.id or row.revoked_at is not None:
+        raise not_found("API key")
+    row.revoked_at = utcnow()
+    session.add(row)
+    return Response(status_code=204)

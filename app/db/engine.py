@@ -1,0 +1,53 @@
+"""Engine construction and the per-request session (the one place that commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, create_engine
+
+
+def make_engine(url: str, *, connect_timeout: float = 3.0, pool_size: int = 5) -> Engine:
+    """An engine that fails fast (bounded connect timeout) when the database is away."""
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+    else:
+        timeout = max(1, round(connect_timeout))
+        kwargs["connect_args"] = {
+            "connect_timeout": timeout,
+            # Never let one slow statement pin a worker: 30 s is far beyond any real query.
+            "options": "-c statement_timeout=30000 -c lock_timeout=10000",
+        }
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = pool_size
+        kwargs["pool_timeout"] = connect_timeout
+        kwargs["pool_recycle"] = 1800
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.close()
+
+
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """Commit when the block ends normally, roll back on any exception."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

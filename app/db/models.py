@@ -1,0 +1,177 @@
+"""Every table. The schema itself comes only from Alembic migrations in ``migrations/``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db.types import UTCDateTime, utcnow
+
+# Set before any model so constraint names are stable across SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, **kw)
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        sa_column_args=[ForeignKey(target, ondelete=ondelete)],
+        nullable=nullable,
+        index=True,
+    )
+
+
+class Versioned(SQLModel):
+    """Rows that clients edit: timestamps and a version that drives ETag / If-Match."""
+
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    version: int = Field(default=1, nullable=False)
+
+
+class Workspace(Versioned, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    # SHA-256 of the key; the key itself is shown once and never stored.
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Party(Versioned, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    timezone: str = Field(max_length=64)
+    working_hours: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    holiday_country: str | None = Field(default=None, max_length=8)
+    holiday_subdivision: str | None = Field(default=None, max_length=16)
+
+
+class Participant(Versioned, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    party_id: uuid.UUID = Field(
+        sa_column_args=[ForeignKey("party.id", ondelete="RESTRICT")], index=True
+    )
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    timezone: str | None = Field(default=None, max_length=64)
+    working_hours: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+    holiday_country: str | None = Field(default=None, max_length=8)
+    holiday_subdivision: str | None = Field(default=None, max_length=16)
+    max_stretch_minutes: int = Field(default=180)
+    slack_user_id: str | None = Field(default=None, max_length=32)
+
+
+class TimeOff(SQLModel, table=True):
+    __tablename__ = "time_off"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    participant_id: uuid.UUID = _fk("participant.id")
+    start_date: date
+    end_date: date
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _ts()
+
+
+class Series(Versioned, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    title: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    duration_minutes: int
+    recurrence: str = Field(max_length=500)
+    start_date: date
+    count: int | None = None
+    until: date | None = None
+    anchor_timezone: str = Field(max_length=64)
+    policy: str = Field(max_length=16)
+    step_minutes: int = Field(default=15)
+    location: str | None = Field(default=None, max_length=2000)
+    # Bumped by every schedule run: two concurrent runs cannot both commit.
+    schedule_version: int = Field(default=0, nullable=False)
+
+
+class SeriesParticipant(SQLModel, table=True):
+    __tablename__ = "series_participant"
+
+    series_id: uuid.UUID = Field(
+        sa_column_args=[ForeignKey("series.id", ondelete="CASCADE")], primary_key=True
+    )
+    participant_id: uuid.UUID = Field(
+        sa_column_args=[ForeignKey("participant.id", ondelete="RESTRICT")],
+        primary_key=True,
+        index=True,
+    )
+    required: bool = Field(default=True)
+
+
+class Occurrence(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("series_id", "date"),
+        Index("ix_occurrence_workspace_start", "workspace_id", "start"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    series_id: uuid.UUID = _fk("series.id")
+    index: int
+    date: date
+    start: datetime = Field(sa_type=UTCDateTime)
+    end: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="scheduled", max_length=16)
+    sequence: int = Field(default=0)
+    # participant_id -> burden minutes as scheduled; fixed once the occurrence is past.
+    burden: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
+    notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Feed(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    scope: str = Field(max_length=16)
+    target_id: uuid.UUID | None = None
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ShareLink(SQLModel, table=True):
+    __tablename__ = "share_link"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    series_id: uuid.UUID = _fk("series.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,45 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import ops, participants, parties, workspaces
+from app.db.engine import make_engine
+from app.db.migrate import head_revision
+from app.errors import install_error_handlers
+from app.observability import RequestMetrics, configure_logging
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    engine = make_engine(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout,
+        pool_size=settings.database_pool_size,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Governance meeting scheduler",
+        version="1.0.0",
+        description="Fair recurring meetings across time zones.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.head_revision = head_revision(settings.database_url)
+    install_error_handlers(app)
+    for module in (ops, workspaces, parties, participants):
+        app.include_router(module.router)
+    app.add_middleware(RequestMetrics)
+    return app

@@ -1,0 +1,42 @@
+"""Configuration from the environment (prefix ``SCHEDULER_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./scheduler.db"
+    admin_token: SecretStr | None = None
+    public_base_url: str = "http://localhost:8000"
+    slack_signing_secret: SecretStr | None = None
+    # Seconds a connection attempt may take before the request gets 503 instead of hanging.
+    database_connect_timeout: float = Field(default=3.0, gt=0, le=60)
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            weak = {"changeme", "secret", "admin", "password", ""}
+            if self.admin_token is not None and self.admin_token.get_secret_value() in weak:
+                raise ValueError("SCHEDULER_ADMIN_TOKEN is a default value; set a real secret.")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("Production needs PostgreSQL in SCHEDULER_DATABASE_URL.")
+        return self
+
+    @property
+    def public_base(self) -> str:
+        return self.public_base_url.rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,204 @@
+"""Shared fixtures: a database built by the migrations (SQLite, plus PostgreSQL when
+``SCHEDULER_TEST_DATABASE_URL`` is set), the app, and real HTTP round-trips through ASGI."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio.from_thread
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+from sqlmodel import SQLModel
+
+import app.db.models  # noqa: F401
+from app.db import migrate
+from app.main import create_app
+from app.settings import Settings
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+SLACK_SECRET = "test-slack-signing-secret"
+PUBLIC_BASE = "https://sched.example"
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SCHEDULER_TEST_DATABASE_URL") else [])
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database whose schema was made by running every migration."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = os.environ["SCHEDULER_TEST_DATABASE_URL"]
+        _drop_everything(url)
+    migrate.upgrade(url)
+    return url
+
+
+def _drop_everything(url: str) -> None:
+    from app.db.engine import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "admin_token": ADMIN_TOKEN,
+        "public_base_url": PUBLIC_BASE,
+        "slack_signing_secret": SLACK_SECRET,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
+    with anyio.from_thread.start_blocking_portal() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def shared_app(database_url: str) -> Iterator[FastAPI]:
+    application = create_app(make_settings(database_url))
+    yield application
+    application.state.engine.dispose()
+
+
+def _wipe(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(shared_app: FastAPI) -> Iterator[FastAPI]:
+    yield shared_app
+    _wipe(shared_app.state.engine)
+
+
+@pytest.fixture
+def engine(app: FastAPI) -> Engine:
+    engine: Engine = app.state.engine
+    return engine
+
+
+class Client:
+    """Synchronous facade over httpx.AsyncClient + ASGITransport (a real HTTP round-trip)."""
+
+    def __init__(
+        self,
+        application: FastAPI,
+        portal: anyio.from_thread.BlockingPortal,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.app = application
+        self.portal = portal
+        self.headers = dict(headers or {})
+
+    def with_headers(self, **headers: str) -> Client:
+        return Client(self.app, self.portal, {**self.headers, **headers})
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return self.portal.call(self._request, method, url, kwargs)
+
+    async def _request(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        transport = httpx.ASGITransport(app=self.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", url, **kw)
+
+    def post(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", url, **kw)
+
+    def patch(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kw)
+
+    def head(self, url: str, **kw: Any) -> httpx.Response:
+        return self.request("HEAD", url, **kw)
+
+
+@pytest.fixture
+def client(app: FastAPI, portal: anyio.from_thread.BlockingPortal) -> Client:
+    """No credentials."""
+    return Client(app, portal)
+
+
+def new_workspace(client: Client, name: str = "Acme ↔ OABPO") -> tuple[Client, dict[str, Any]]:
+    r = client.post("/v1/workspaces", json={"name": name}, headers={"X-Admin-Token": ADMIN_TOKEN})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return client.with_headers(Authorization=f"Bearer {body['api_key']}"), body
+
+
+@pytest.fixture
+def api(client: Client) -> Client:
+    """A client authenticated as a fresh workspace."""
+    return new_workspace(client)[0]
+
+
+@pytest.fixture
+def other_api(client: Client) -> Client:
+    """A client authenticated as a second, unrelated workspace."""
+    return new_workspace(client, "Other tenant")[0]
+
+
+NY_HOURS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+
+
+def make_party(api: Client, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "name": f"Party {uuid.uuid4().hex[:6]}",
+        "role": "client",
+        "timezone": "America/New_York",
+        "working_hours": NY_HOURS,
+        "holiday_country": "US",
+    }
+    body.update(overrides)
+    r = api.post("/v1/parties", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def make_participant(api: Client, party_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": f"Person {uuid.uuid4().hex[:6]}", "party_id": party_id}
+    body.update(overrides)
+    r = api.post("/v1/participants", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+@contextmanager
+def counting_rows(engine: Engine) -> Iterator[dict[str, int]]:
+    """Row counts of every table before the block, to assert that nothing was written."""
+    before = table_counts(engine)
+    yield before
+    after = table_counts(engine)
+    assert after == before, f"rows changed: {before} -> {after}"
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            t.name: conn.execute(text(f'SELECT COUNT(*) FROM "{t.name}"')).scalar_one()
+            for t in SQLModel.metadata.sorted_tables
+        }
