@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck test-tools bench clean migrate
+.PHONY: run test check lint typecheck test-tools bench bench-tools clean migrate venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,10 @@ typecheck: $(STAMP)
 
 check: lint typecheck test
 
-bench: $(STAMP)
+bench-tools:
+	bash scripts/install-bench-tools.sh
+
+bench: $(STAMP) bench-tools
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:

@@ -38,10 +38,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_create_workspace(args: argparse.Namespace) -> int:
+    from pydantic import TypeAdapter, ValidationError
+
+    from app.api.fields import Name
     from app.db.accounts import create_workspace
 
-    name = args.name.strip()
-    if not name or len(name) > 200 or any(ord(c) < 32 for c in name):
+    try:  # the same rules as POST /v1/workspaces
+        name = TypeAdapter(Name).validate_python(args.name)
+    except ValidationError:
         print("error: give a workspace name of 1–200 printable characters", file=sys.stderr)
         return 2
     engine = make_engine(get_settings().database_url)

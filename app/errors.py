@@ -46,9 +46,7 @@ def not_found(what: str) -> AppError:
 
 def invalid(loc: Sequence[str | int], msg: str) -> AppError:
     """A 422 for one field, in the same shape as request validation errors."""
-    return AppError(
-        "validation_error", msg, 422, fields=[{"loc": ["body", *loc], "msg": msg}]
-    )
+    return AppError("validation_error", msg, 422, fields=[{"loc": ["body", *loc], "msg": msg}])
 
 
 def _envelope(
@@ -89,6 +87,15 @@ def _validation_message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _field_error(err: Mapping[str, Any]) -> dict[str, Any]:
+    loc = _clean_loc(err.get("loc", ()))
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInput):
+        # Raised inside a model validator: pydantic knows only the model, we know the field.
+        return {"loc": [*loc, *_clean_loc(cause.loc)], "msg": cause.msg}
+    return {"loc": loc, "msg": _validation_message(err)}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -96,15 +103,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
-        fields = [{"loc": ["body", *exc.loc], "msg": exc.msg}]
+        fields: list[Mapping[str, Any]] = [{"loc": ["body", *exc.loc], "msg": exc.msg}]
         return _envelope("validation_error", exc.msg, 422, fields)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            {"loc": _clean_loc(e.get("loc", ())), "msg": _validation_message(e)}
-            for e in exc.errors()
-        ]
+        fields: list[Mapping[str, Any]] = [_field_error(e) for e in exc.errors()]
         first = fields[0] if fields else {"loc": [], "msg": "Invalid request."}
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
         detail = f"{where}: {first['msg']}"
@@ -143,7 +147,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return await _database_unavailable(request, exc)
         log.error("database error not mapped to a client error", exc_info=exc)
         return _envelope(
-            "database_error", "The database rejected this request; retry later.", 503,
+            "database_error",
+            "The database rejected this request; retry later.",
+            503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 

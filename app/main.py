@@ -7,12 +7,27 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import ops, participants, parties, workspaces
+from app.api import (
+    feeds,
+    occurrences,
+    ops,
+    participants,
+    parties,
+    scheduling,
+    series,
+    shares,
+    workspaces,
+)
 from app.db.engine import make_engine
 from app.db.migrate import head_revision
+from app.db.types import utcnow
 from app.errors import install_error_handlers
+from app.feeds import routes as feed_routes
+from app.feeds.routes import FeedCaches
 from app.observability import RequestMetrics, configure_logging
 from app.settings import Settings, get_settings
+from app.share import routes as share_routes
+from app.slack import routes as slack_routes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,8 +53,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.head_revision = head_revision(settings.database_url)
+    app.state.clock = utcnow  # tests replace it to travel in time
+    app.state.feed_cache = FeedCaches()
     install_error_handlers(app)
-    for module in (ops, workspaces, parties, participants):
+    for module in (
+        ops,
+        workspaces,
+        parties,
+        participants,
+        scheduling,
+        series,
+        occurrences,
+        feeds,
+        feed_routes,
+        shares,
+        share_routes,
+    ):
         app.include_router(module.router)
+    app.include_router(slack_routes.router)
     app.add_middleware(RequestMetrics)
     return app

@@ -11,9 +11,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter(
-    "scheduler_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("scheduler_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "scheduler_http_request_duration_seconds",
     "HTTP request latency",

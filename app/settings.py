@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,10 +17,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     public_base_url: str = "http://localhost:8000"
     slack_signing_secret: SecretStr | None = None
+    # Where delayed Slack replies may be posted (scheme, host, port and path prefix must
+    # match): Slack's response_url comes from the request body, so it is never trusted as is.
+    slack_response_url_prefixes: list[str] = ["https://hooks.slack.com/"]
     # Seconds a connection attempt may take before the request gets 503 instead of hanging.
     database_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     database_pool_size: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
+
+    @field_validator("admin_token", "slack_signing_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:

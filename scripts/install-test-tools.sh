@@ -21,8 +21,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# ical.js pinned in tests/clients/package.json (lock file committed).
-if [ ! -d "$here/tests/clients/node_modules/ical.js" ]; then
-  echo "install-test-tools: npm ci in tests/clients"
+# ical.js pinned in tests/clients/package.json (lock file committed); reinstalled when the pin
+# and the installed copy differ.
+clients="$here/tests/clients"
+want=$(node -p "require('$clients/package.json').dependencies['ical.js']")
+have=$(node -p "require('$clients/node_modules/ical.js/package.json').version" 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  echo "install-test-tools: npm ci in tests/clients (ical.js ${have:-missing} -> $want)"
   (cd "$here/tests/clients" && npm ci --silent --no-audit --no-fund)
 fi

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-import app.db.models  # noqa: F401
+import app.db.models
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings

@@ -69,7 +69,9 @@ WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 M = TypeVar("M", bound=SQLModel)
 
 
-def load_owned(session: Session, model: type[M], object_id: uuid.UUID, workspace: Workspace, what: str) -> M:
+def load_owned(
+    session: Session, model: type[M], object_id: uuid.UUID, workspace: Workspace, what: str
+) -> M:
     """The object if it exists in the caller's workspace; 404 otherwise (never 403)."""
     obj = session.get(model, object_id)
     if obj is None or getattr(obj, "workspace_id", None) != workspace.id:

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from app.scheduling.model import InvalidInput, parse_working_hours, validate_timezone
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1, Unicode line breaks
 _CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -61,12 +61,8 @@ TimezoneName = Annotated[
 
 
 def _working_hours(value: Any) -> list[dict[str, Any]]:
-    try:
-        windows = parse_working_hours(value, loc=())
-    except InvalidInput as exc:
-        where = ".".join(str(p) for p in exc.loc)
-        raise ValueError(f"{where}: {exc.msg}" if where else exc.msg) from exc
-    return [w.to_json() for w in windows]
+    # InvalidInput is a ValueError: the error handler appends its loc (0, "start") to the field's.
+    return [w.to_json() for w in parse_working_hours(value, loc=())]
 
 
 WorkingHoursJSON = Annotated[
@@ -74,7 +70,9 @@ WorkingHoursJSON = Annotated[
     BeforeValidator(_working_hours),
     Field(
         description="Weekly windows in local time; end at or before start runs past midnight.",
-        examples=[[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]],
+        examples=[
+            [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+        ],
     ),
 ]
 
@@ -128,9 +126,12 @@ def apply_calendar_change(
     A new country without a subdivision clears the old subdivision (it belonged to the old
     country). Raises :class:`InvalidInput` naming the field.
     """
-    if "holiday_country" in changes and "holiday_subdivision" not in changes:
-        if changes["holiday_country"] != country:
-            changes["holiday_subdivision"] = None
+    if (
+        "holiday_country" in changes
+        and "holiday_subdivision" not in changes
+        and changes["holiday_country"] != country
+    ):
+        changes["holiday_subdivision"] = None
     check_holiday_calendar(
         changes.get("holiday_country", country), changes.get("holiday_subdivision", subdivision)
     )

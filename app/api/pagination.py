@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -39,8 +39,11 @@ def _decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        after = datetime.fromisoformat(stamp)
+        if after.tzinfo is None:  # the UTCDateTime column refuses naive times (a 500)
+            raise ValueError("cursor time without an offset")
+        return after.astimezone(UTC), uuid.UUID(ident)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise AppError(
             "validation_error",
             "cursor is not one this API issued; pass next_cursor from the previous page.",
@@ -55,8 +58,10 @@ def paginate(
     model: type[M],
     limit: int,
     cursor: str | None,
+    order_by: str = "created_at",
 ) -> tuple[list[M], str | None]:
-    created: Any = model.created_at  # type: ignore[attr-defined]
+    """One page of ``stmt`` ordered by (``order_by``, id); ``order_by`` is a datetime column."""
+    created: Any = getattr(model, order_by)
     ident: Any = model.id  # type: ignore[attr-defined]
     if cursor:
         after_created, after_id = _decode(cursor)
@@ -67,5 +72,9 @@ def paginate(
     more = len(rows) > limit
     rows = rows[:limit]
     last = rows[-1] if rows and more else None
-    next_cursor = _encode(last.created_at, last.id) if last is not None else None  # type: ignore[attr-defined]
+    next_cursor = (
+        _encode(getattr(last, order_by), last.id)  # type: ignore[attr-defined]
+        if last is not None
+        else None
+    )
     return rows, next_cursor

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel import delete as delete_rows
 
 from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
 from app.api.fields import (
@@ -28,6 +29,7 @@ from app.db.changes import touch
 from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
 from app.db.people import effective
 from app.errors import AppError, invalid, not_found
+from app.scheduling.model import InvalidInput
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"])
 
@@ -94,9 +96,13 @@ class TimeOffCreate(BaseModel):
     @model_validator(mode="after")
     def _range(self) -> TimeOffCreate:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date; both dates are inclusive.")
+            raise InvalidInput(
+                ("end_date",), "end_date is before start_date; both dates are inclusive."
+            )
         if (self.end_date - self.start_date).days >= MAX_TIME_OFF_DAYS:
-            raise ValueError(f"Time off can span at most {MAX_TIME_OFF_DAYS} days; split it.")
+            raise InvalidInput(
+                ("end_date",), f"Time off can span at most {MAX_TIME_OFF_DAYS} days; split it."
+            )
         return self
 
 
@@ -169,8 +175,7 @@ def list_(
         stmt = stmt.where(Participant.party_id == party_id)
     rows, next_cursor = paginate(session, stmt, Participant, limit, cursor)
     parties = {
-        p.id: p
-        for p in session.exec(select(Party).where(Party.workspace_id == workspace.id))
+        p.id: p for p in session.exec(select(Party).where(Party.workspace_id == workspace.id))
     }
     items = [public_participant(r, parties[r.party_id]) for r in rows]
     return Page(items=items, next_cursor=next_cursor)
@@ -224,8 +229,9 @@ def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionD
             "This participant is in a meeting series; remove them from the series first.",
             409,
         )
-    for off in session.exec(select(TimeOff).where(TimeOff.participant_id == participant.id)):
-        session.delete(off)
+    # One statement, before the participant: deleting loaded rows let the unit of work order
+    # the participant first, the FK cascade then removed them and SQLAlchemy warned.
+    session.exec(delete_rows(TimeOff).where(col(TimeOff.participant_id) == participant.id))
     session.delete(participant)
     return Response(status_code=204)
 

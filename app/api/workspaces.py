@@ -96,8 +96,12 @@ def update(
     check_if_match(if_match, workspace)
     changes = body.model_dump(exclude_unset=True)
     if "name" in changes and changes["name"] is None:
-        raise AppError("validation_error", "name cannot be null.", 422,
-                       fields=[{"loc": ["body", "name"], "msg": "name cannot be null."}])
+        raise AppError(
+            "validation_error",
+            "name cannot be null.",
+            422,
+            fields=[{"loc": ["body", "name"], "msg": "name cannot be null."}],
+        )
     if changes.get("slack_team_id"):
         taken = session.exec(
             select(Workspace).where(

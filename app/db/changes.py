@@ -14,6 +14,6 @@ def touch(session: Session, row: SQLModel, changes: Mapping[str, Any] | None = N
     for field, value in (changes or {}).items():
         setattr(row, field, value)
     row.version += 1  # type: ignore[attr-defined]
-    row.updated_at = utcnow()  # type: ignore[attr-defined]
+    row.updated_at = utcnow()
     session.add(row)
     session.flush()

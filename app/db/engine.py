@@ -12,12 +12,16 @@ from sqlmodel import Session, create_engine
 
 def make_engine(url: str, *, connect_timeout: float = 3.0, pool_size: int = 5) -> Engine:
     """An engine that fails fast (bounded connect timeout) when the database is away."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    from app.db import content_version
+
+    content_version.install()  # every writer keeps feed caches honest, the CLI included
+    kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs["poolclass"] = StaticPool
     else:
+        kwargs["pool_pre_ping"] = True  # a server restart must not fail the next request
         timeout = max(1, round(connect_timeout))
         kwargs["connect_args"] = {
             "connect_timeout": timeout,

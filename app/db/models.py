@@ -45,6 +45,10 @@ class Workspace(Versioned, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
     slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
+    # Bumped by every write that a feed or page could show (app.db.content_version).
+    content_version: int = Field(
+        default=0, nullable=False, sa_column_kwargs={"server_default": "0"}
+    )
 
 
 class ApiKey(SQLModel, table=True):

@@ -1,0 +1,96 @@
+"""Moving or cancelling one occurrence (``sequence`` grows with every change)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+
+from app.api.deps import SessionDep, WorkspaceDep, load_owned
+from app.api.series import OccurrenceOut, now_of, occurrence_out
+from app.db import schedules
+from app.db.models import Occurrence, Series
+from app.db.types import utcnow
+from app.errors import AppError, invalid
+from app.scheduling.burden import burden_minutes
+
+router = APIRouter(prefix="/v1/occurrences", tags=["series"])
+
+
+class OccurrenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: AwareDatetime | None = None
+    status: Literal["scheduled", "cancelled"] | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> OccurrenceUpdate:
+        if self.start is None and self.status is None:
+            raise ValueError("Give start (to move) or status (to cancel or restore).")
+        if self.start is not None and (self.start.second or self.start.microsecond):
+            raise ValueError("start must be a whole minute, e.g. 2026-11-24T14:00:00Z.")
+        return self
+
+
+def _etag(occ: Occurrence) -> str:
+    return f'W/"{occ.id}-{occ.sequence}"'
+
+
+@router.patch("/{occurrence_id}", response_model=OccurrenceOut)
+def update(
+    occurrence_id: uuid.UUID,
+    body: OccurrenceUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> OccurrenceOut:
+    occ = load_owned(session, Occurrence, occurrence_id, workspace, "occurrence")
+    if if_match is not None and if_match.strip() not in ("*", _etag(occ), _etag(occ)[2:]):
+        raise AppError(
+            "precondition_failed",
+            "This occurrence changed since you read it; GET it again and retry.",
+            412,
+        )
+    series = load_owned(session, Series, occ.series_id, workspace, "series")
+    ctx = schedules.load_context(session, workspace, series)
+    now = now_of(request)
+    if occ.start < now:
+        raise AppError("conflict", "This occurrence has already started; it cannot change.", 409)
+    changed = False
+    if body.start is not None and body.start != occ.start:
+        if body.start < now:
+            raise invalid(("start",), "The new start is in the past; pick a future time.")
+        burden: dict[str, int] = {}
+        for member in ctx.members:
+            person = ctx.people[member.participant_id]
+            result = burden_minutes(person, body.start, series.duration_minutes)
+            if result.minutes is None:
+                if member.required:
+                    raise invalid(
+                        ("start",),
+                        f"{ctx.name_of(member.participant_id)} cannot attend then: "
+                        f"{result.reason}. Pick another time.",
+                    )
+                continue
+            burden[str(member.participant_id)] = result.minutes
+        occ.start = body.start
+        occ.end = body.start + timedelta(minutes=series.duration_minutes)
+        occ.burden = burden
+        occ.notices = (
+            [*occ.notices, "moved by hand"] if "moved by hand" not in occ.notices else occ.notices
+        )
+        changed = True
+    if body.status is not None and body.status != occ.status:
+        occ.status = body.status
+        changed = True
+    if changed:
+        occ.sequence += 1
+        occ.updated_at = utcnow()
+        session.add(occ)
+        session.flush()
+    response.headers["ETag"] = _etag(occ)
+    return occurrence_out(occ, ctx)

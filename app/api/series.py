@@ -1,0 +1,529 @@
+"""Meeting series: the resource, its plan (preview), schedule (store), occurrences, ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import Session, col, select
+
+from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.fields import Location, LongText, Name, TimezoneName
+from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.db import schedules
+from app.db.changes import touch
+from app.db.models import Feed, Occurrence, Series, SeriesParticipant, ShareLink, Workspace
+from app.db.people import load_people
+from app.db.types import utcnow
+from app.errors import AppError, invalid
+from app.scheduling.model import InvalidInput, zone
+from app.scheduling.planner import Plan
+from app.scheduling.recurrence import parse_recurrence, series_dates
+
+router = APIRouter(prefix="/v1/series", tags=["series"])
+
+MAX_PARTICIPANTS = 200
+MAX_YEARS = 10
+
+Policy = Literal["rotate", "fixed"]
+Step = Literal[5, 10, 15, 30, 60]
+Duration = Annotated[int, Field(ge=5, le=1440, description="Minutes, 5 to 1440.")]
+Count = Annotated[int, Field(ge=1, le=520, description="Number of occurrences, 1 to 520.")]
+Recurrence = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="RFC 5545 RRULE without COUNT/UNTIL/DTSTART",
+        examples=["FREQ=WEEKLY;BYDAY=TU"],
+    ),
+]
+
+
+class SeriesMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: uuid.UUID
+    required: bool = True
+
+
+Members = Annotated[list[SeriesMember], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
+
+
+class SeriesCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Name
+    description: LongText | None = None
+    duration_minutes: Duration
+    recurrence: Recurrence
+    start_date: date
+    count: Count | None = None
+    until: date | None = None
+    anchor_timezone: TimezoneName
+    policy: Policy = "rotate"
+    step_minutes: Step = 15
+    location: Location | None = None
+    participants: Members
+
+    @model_validator(mode="after")
+    def _shape(self) -> SeriesCreate:
+        check_series_shape(self.model_dump())
+        return self
+
+
+class SeriesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Name | None = None
+    description: LongText | None = None
+    duration_minutes: Duration | None = None
+    recurrence: Recurrence | None = None
+    start_date: date | None = None
+    count: Count | None = None
+    until: date | None = None
+    anchor_timezone: TimezoneName | None = None
+    policy: Policy | None = None
+    step_minutes: Step | None = None
+    location: Location | None = None
+    participants: Members | None = None
+
+
+class SeriesPublic(BaseModel):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    duration_minutes: int
+    recurrence: str
+    start_date: date
+    count: int | None
+    until: date | None
+    anchor_timezone: str
+    policy: Policy
+    step_minutes: int
+    location: str | None
+    participants: list[SeriesMember]
+    created_at: datetime
+    updated_at: datetime
+
+
+def check_series_shape(values: dict[str, Any]) -> None:
+    """Rules across fields: count xor until, a valid rule that yields dates, members."""
+    count, until, start = values.get("count"), values.get("until"), values["start_date"]
+    if (count is None) == (until is None):
+        raise InvalidInput(("count",), "Give exactly one of count and until.")
+    if until is not None:
+        if until < start:
+            raise InvalidInput(("until",), "until is before start_date.")
+        if (until - start).days > 366 * MAX_YEARS:
+            raise InvalidInput(("until",), f"until must be within {MAX_YEARS} years of start_date.")
+    parse_recurrence(values["recurrence"])
+    series_dates(values["recurrence"], start, values["anchor_timezone"], count=count, until=until)
+    members = values["participants"]
+    ids = [str(m["participant_id"]) for m in members]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput(("participants",), "A participant is listed twice; list each once.")
+    if not any(m["required"] for m in members):
+        raise InvalidInput(("participants",), "Mark at least one participant as required.")
+
+
+def _public(session: Session, series: Series, response: Response | None = None) -> SeriesPublic:
+    if response is not None:
+        response.headers["ETag"] = etag_of(series)
+    members = schedules.members_of(session, series.id)
+    data = series.model_dump()
+    data["participants"] = [
+        SeriesMember(participant_id=m.participant_id, required=m.required) for m in members
+    ]
+    return SeriesPublic.model_validate(data)
+
+
+def _set_members(
+    session: Session, workspace: Workspace, series: Series, members: list[SeriesMember]
+) -> None:
+    _, _, missing = load_people(session, workspace, [m.participant_id for m in members])
+    if missing:
+        raise invalid(
+            ("participants",),
+            f"participant_id {missing[0]} does not name a participant in this workspace.",
+        )
+    for old in schedules.members_of(session, series.id):
+        session.delete(old)
+    session.flush()
+    for m in members:
+        session.add(
+            SeriesParticipant(
+                series_id=series.id, participant_id=m.participant_id, required=m.required
+            )
+        )
+    session.flush()
+
+
+def now_of(request: Request) -> datetime:
+    clock = getattr(request.app.state, "clock", None)
+    value: datetime = clock() if clock is not None else utcnow()
+    return value
+
+
+@router.post("", status_code=201, response_model=SeriesPublic)
+def create(
+    body: SeriesCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> SeriesPublic:
+    series = Series(workspace_id=workspace.id, **body.model_dump(exclude={"participants"}))
+    session.add(series)
+    session.flush()
+    _set_members(session, workspace, series, body.participants)
+    return _public(session, series, response)
+
+
+@router.get("", response_model=Page[SeriesPublic])
+def list_(
+    workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[SeriesPublic]:
+    stmt = select(Series).where(Series.workspace_id == workspace.id)
+    rows, next_cursor = paginate(session, stmt, Series, limit, cursor)
+    return Page(items=[_public(session, r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{series_id}", response_model=SeriesPublic)
+def read(
+    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> SeriesPublic:
+    return _public(session, load_owned(session, Series, series_id, workspace, "series"), response)
+
+
+@router.patch("/{series_id}", response_model=SeriesPublic)
+def update(
+    series_id: uuid.UUID,
+    body: SeriesUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> SeriesPublic:
+    """Change the series. Occurrences change only when you call ``schedule`` again."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    check_if_match(if_match, series)
+    changes = body.model_dump(exclude_unset=True)
+    for required in (
+        "title",
+        "duration_minutes",
+        "recurrence",
+        "start_date",
+        "anchor_timezone",
+        "policy",
+        "step_minutes",
+        "participants",
+    ):
+        if required in changes and changes[required] is None:
+            raise invalid((required,), f"{required} cannot be null.")
+    members = changes.pop("participants", None)
+    if "count" in changes and changes["count"] is not None and "until" not in changes:
+        changes["until"] = None
+    if "until" in changes and changes["until"] is not None and "count" not in changes:
+        changes["count"] = None
+    merged = {**series.model_dump(), **changes}
+    merged["participants"] = (
+        [m.model_dump() for m in body.participants]
+        if body.participants is not None
+        else [m.model_dump() for m in schedules.members_of(session, series.id)]
+    )
+    check_series_shape(merged)
+    if members is not None:
+        assert body.participants is not None
+        _set_members(session, workspace, series, body.participants)
+    touch(session, series, changes)
+    return _public(session, series, response)
+
+
+@router.delete("/{series_id}", status_code=204)
+def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+    """Delete the series, its occurrences and share links; its feeds are revoked."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    now = utcnow()
+    for feed in session.exec(
+        select(Feed).where(Feed.target_id == series.id, col(Feed.revoked_at).is_(None))
+    ):
+        feed.revoked_at = now
+        session.add(feed)
+    for model in (Occurrence, ShareLink, SeriesParticipant):
+        for row in session.exec(select(model).where(model.series_id == series.id)):  # type: ignore[attr-defined]
+            session.delete(row)
+    session.flush()
+    session.delete(series)
+    return Response(status_code=204)
+
+
+# --- planning -------------------------------------------------------------------------
+
+
+class ParticipantSlot(BaseModel):
+    participant_id: str
+    local_start: datetime
+    local_end: datetime
+    timezone: str
+    burden_minutes: int
+    inside_hours: bool
+
+
+class ConflictOut(BaseModel):
+    participant_id: str
+    reason: str
+
+
+class PlannedOccurrenceOut(BaseModel):
+    id: uuid.UUID | None = None
+    index: int
+    date: date
+    start: datetime
+    end: datetime
+    participants: list[ParticipantSlot]
+    conflicts: list[ConflictOut]
+    notices: list[str]
+    sequence: int | None = None
+
+
+class UnschedulableOut(BaseModel):
+    date: date
+    reason: str
+
+
+class BurdenOut(BaseModel):
+    participant_id: str
+    party_id: uuid.UUID
+    prior_minutes: int
+    planned_minutes: int
+    total_minutes: int
+
+
+class PartyBurdenOut(BaseModel):
+    party_id: uuid.UUID
+    total_minutes: int
+
+
+class PlanOut(BaseModel):
+    series_id: uuid.UUID
+    policy: Policy
+    occurrences: list[PlannedOccurrenceOut]
+    unschedulable: list[UnschedulableOut]
+    burden: list[BurdenOut]
+    party_burden: list[PartyBurdenOut]
+    max_burden_minutes: int
+    total_burden_minutes: int
+
+
+def plan_out(
+    ctx: schedules.SeriesContext, plan: Plan, stored: dict[str, Occurrence] | None = None
+) -> PlanOut:
+    occurrences = []
+    for occ in plan.occurrences:
+        row = (stored or {}).get(occ.date.isoformat())
+        occurrences.append(
+            PlannedOccurrenceOut(
+                id=row.id if row is not None else None,
+                sequence=row.sequence if row is not None else None,
+                index=occ.index,
+                date=occ.date,
+                start=occ.start,
+                end=occ.end,
+                participants=[
+                    ParticipantSlot.model_validate(p, from_attributes=True)
+                    for p in occ.participants
+                    if p.burden_minutes >= 0  # infeasible optional people are conflicts
+                ],
+                conflicts=[
+                    ConflictOut.model_validate(c, from_attributes=True) for c in occ.conflicts
+                ],
+                notices=list(occ.notices),
+            )
+        )
+    burden = [
+        BurdenOut(
+            participant_id=b.participant_id,
+            party_id=ctx.party_of(b.participant_id),
+            prior_minutes=b.prior_minutes,
+            planned_minutes=b.planned_minutes,
+            total_minutes=b.total_minutes,
+        )
+        for b in plan.burden
+    ]
+    parties: dict[uuid.UUID, int] = {}
+    for b in burden:
+        parties[b.party_id] = parties.get(b.party_id, 0) + b.total_minutes
+    return PlanOut(
+        series_id=ctx.series.id,
+        policy=plan.policy,  # type: ignore[arg-type]
+        occurrences=occurrences,
+        unschedulable=[UnschedulableOut(date=u.date, reason=u.reason) for u in plan.unschedulable],
+        burden=burden,
+        party_burden=[
+            PartyBurdenOut(party_id=k, total_minutes=v) for k, v in sorted(parties.items(), key=str)
+        ],
+        max_burden_minutes=plan.max_burden_minutes,
+        total_burden_minutes=plan.total_burden_minutes,
+    )
+
+
+@router.post("/{series_id}/plan", response_model=PlanOut)
+def plan(
+    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+) -> PlanOut:
+    """Preview the plan; nothing is stored."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    ctx = schedules.load_context(session, workspace, series)
+    now = now_of(request)
+    result = schedules.make_plan(ctx, schedules.history(session, series.id, now), now)
+    return plan_out(ctx, result)
+
+
+@router.post("/{series_id}/schedule", response_model=PlanOut)
+def schedule(
+    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+) -> PlanOut:
+    """Store the plan: past occurrences stay, future ones are replaced (ids kept if unmoved)."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    ctx = schedules.load_context(session, workspace, series)
+    now = now_of(request)
+    past = schedules.history(session, series.id, now)
+    result = schedules.make_plan(ctx, past, now)
+    stored = schedules.store_plan(session, workspace, series, result, past)
+    return plan_out(ctx, result, stored)
+
+
+# --- occurrences and the ledger ---------------------------------------------------------
+
+
+class OccurrenceOut(BaseModel):
+    id: uuid.UUID
+    series_id: uuid.UUID
+    index: int
+    date: date
+    start: datetime
+    end: datetime
+    status: Literal["scheduled", "cancelled"]
+    sequence: int
+    participants: list[ParticipantSlot]
+    notices: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+def occurrence_out(occ: Occurrence, ctx: schedules.SeriesContext) -> OccurrenceOut:
+    members = {str(m.participant_id) for m in ctx.members}
+    slots = []
+    for pid, minutes in sorted(occ.burden.items()):
+        person = ctx.people.get(uuid.UUID(pid))
+        if person is None or pid not in members:
+            continue
+        tz = zone(person.timezone)
+        slots.append(
+            ParticipantSlot(
+                participant_id=pid,
+                local_start=occ.start.astimezone(tz),
+                local_end=occ.end.astimezone(tz),
+                timezone=person.timezone,
+                burden_minutes=minutes,
+                inside_hours=minutes == 0,
+            )
+        )
+    data = occ.model_dump()
+    data["participants"] = slots
+    return OccurrenceOut.model_validate(data)
+
+
+Status = Literal["scheduled", "cancelled"]
+
+
+@router.get("/{series_id}/occurrences", response_model=Page[OccurrenceOut])
+def occurrences(
+    series_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[OccurrenceOut]:
+    series = load_owned(session, Series, series_id, workspace, "series")
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and value.tzinfo is None:
+            raise AppError(
+                "validation_error",
+                f"{name} needs an offset, e.g. 2026-11-24T00:00:00Z.",
+                422,
+                fields=[{"loc": ["query", name], "msg": "Give a time with an offset."}],
+            )
+    stmt = select(Occurrence).where(Occurrence.series_id == series.id)
+    if from_ is not None:
+        stmt = stmt.where(col(Occurrence.end) > from_)
+    if to is not None:
+        stmt = stmt.where(col(Occurrence.start) < to)
+    if status is not None:
+        stmt = stmt.where(Occurrence.status == status)
+    rows, next_cursor = paginate(session, stmt, Occurrence, limit, cursor, order_by="start")
+    ctx = schedules.load_context(session, workspace, series)
+    return Page(items=[occurrence_out(r, ctx) for r in rows], next_cursor=next_cursor)
+
+
+class LedgerOut(BaseModel):
+    past_minutes: int
+    scheduled_minutes: int
+    total_minutes: int
+
+
+class ParticipantLedger(LedgerOut):
+    participant_id: str
+    party_id: uuid.UUID
+    name: str
+    required: bool
+
+
+class PartyLedger(LedgerOut):
+    party_id: uuid.UUID
+
+
+class BalanceOut(BaseModel):
+    series_id: uuid.UUID
+    as_of: datetime
+    participants: list[ParticipantLedger]
+    parties: list[PartyLedger]
+
+
+@router.get("/{series_id}/balance", response_model=BalanceOut)
+def balance(
+    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+) -> BalanceOut:
+    """The burden ledger: per participant and per party, past, scheduled and total minutes."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    ctx = schedules.load_context(session, workspace, series)
+    now = now_of(request)
+    rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
+    people, parties = schedules.ledger(ctx, rows, now)
+    required = {str(m.participant_id): m.required for m in ctx.members}
+    return BalanceOut(
+        series_id=series.id,
+        as_of=now,
+        participants=[
+            ParticipantLedger(
+                participant_id=pid,
+                party_id=ctx.party_of(pid),
+                name=ctx.name_of(pid),
+                required=required.get(pid, False),
+                past_minutes=line.past,
+                scheduled_minutes=line.scheduled,
+                total_minutes=line.total,
+            )
+            for pid, line in sorted(people.items())
+            if uuid.UUID(pid) in ctx.rows
+        ],
+        parties=[
+            PartyLedger(
+                party_id=party_id,
+                past_minutes=line.past,
+                scheduled_minutes=line.scheduled,
+                total_minutes=line.total,
+            )
+            for party_id, line in sorted(parties.items(), key=lambda kv: str(kv[0]))
+        ],
+    )

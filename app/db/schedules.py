@@ -1,0 +1,231 @@
+"""Series scheduling against the database: prior burden, planning, storing, the ledger.
+
+The rules themselves live in :mod:`app.scheduling.planner`; this module only gathers its
+inputs from the tables and writes its outputs back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
+from app.db.people import load_people
+from app.db.types import utcnow
+from app.errors import AppError
+from app.scheduling.model import Person
+from app.scheduling.planner import Plan, SeriesSpec, plan_series
+from app.scheduling.search import ParticipantTime
+
+
+@dataclass
+class SeriesContext:
+    """A series with its people, as the planner and the responses need them."""
+
+    series: Series
+    members: list[SeriesParticipant]
+    people: dict[uuid.UUID, Person]
+    rows: dict[uuid.UUID, tuple[Participant, Party]]
+
+    def party_of(self, participant_id: str | uuid.UUID) -> uuid.UUID:
+        return self.rows[uuid.UUID(str(participant_id))][1].id
+
+    def name_of(self, participant_id: str | uuid.UUID) -> str:
+        return self.rows[uuid.UUID(str(participant_id))][0].name
+
+    def spec(self) -> SeriesSpec:
+        s = self.series
+        required = tuple(self.people[m.participant_id] for m in self.members if m.required)
+        optional = tuple(self.people[m.participant_id] for m in self.members if not m.required)
+        return SeriesSpec(
+            recurrence=s.recurrence,
+            start_date=s.start_date,
+            count=s.count,
+            until=s.until,
+            anchor_timezone=s.anchor_timezone,
+            duration_minutes=s.duration_minutes,
+            step_minutes=s.step_minutes,
+            policy=s.policy,  # type: ignore[arg-type]
+            required=required,
+            optional=optional,
+        )
+
+
+def members_of(session: Session, series_id: uuid.UUID) -> list[SeriesParticipant]:
+    return list(
+        session.exec(
+            select(SeriesParticipant)
+            .where(SeriesParticipant.series_id == series_id)
+            .order_by(col(SeriesParticipant.participant_id))
+        )
+    )
+
+
+def load_context(session: Session, workspace: Workspace, series: Series) -> SeriesContext:
+    members = members_of(session, series.id)
+    people, rows, _ = load_people(session, workspace, [m.participant_id for m in members])
+    return SeriesContext(series, members, people, rows)
+
+
+@dataclass
+class History:
+    """What already happened in a series: it is kept and counts as prior burden."""
+
+    past: list[Occurrence] = field(default_factory=list)
+    future: list[Occurrence] = field(default_factory=list)
+
+    def prior(self) -> dict[str, int]:
+        totals: dict[str, int] = defaultdict(int)
+        for occ in self.past:
+            if occ.status == "scheduled":
+                for pid, minutes in occ.burden.items():
+                    totals[pid] += minutes
+        return dict(totals)
+
+    def previous_local(self, people: dict[uuid.UUID, Person]) -> dict[str, str]:
+        held = [o for o in self.past if o.status == "scheduled"]
+        if not held:
+            return {}
+        last = max(held, key=lambda o: o.start)
+        return {
+            str(pid): last.start.astimezone(person.zone).strftime("%H:%M")
+            for pid, person in people.items()
+        }
+
+
+def history(session: Session, series_id: uuid.UUID, now: datetime) -> History:
+    rows = session.exec(
+        select(Occurrence).where(Occurrence.series_id == series_id).order_by(col(Occurrence.start))
+    ).all()
+    result = History()
+    for occ in rows:
+        (result.past if occ.start < now else result.future).append(occ)
+    return result
+
+
+def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
+    """Plan the series' future, counting what already happened as prior burden."""
+    if not any(m.required for m in ctx.members):
+        raise AppError(
+            "validation_error", "The series has no required participant; mark one required.", 422
+        )
+    kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
+    return plan_series(
+        ctx.spec(),
+        prior=past.prior(),
+        exclude_dates=kept,
+        not_before=now,
+        previous_local=past.previous_local(ctx.people),
+        names={str(pid): participant.name for pid, (participant, _) in ctx.rows.items()},
+    )
+
+
+def claim_schedule_run(session: Session, series: Series) -> None:
+    """Optimistic lock: of two concurrent runs, the second to write gets 409."""
+    result = session.execute(
+        update(Series)
+        .where(col(Series.id) == series.id, col(Series.schedule_version) == series.schedule_version)
+        .values(schedule_version=series.schedule_version + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise AppError(
+            "conflict",
+            "Another request is scheduling this series right now; retry in a moment.",
+            409,
+        )
+    series.schedule_version += 1
+
+
+def store_plan(
+    session: Session, workspace: Workspace, series: Series, plan: Plan, past: History
+) -> dict[str, Occurrence]:
+    """Write the plan: unchanged occurrences keep id and sequence, changed ones bump it.
+
+    Future occurrences whose date left the plan are cancelled (so calendars drop them);
+    cancelled ones stay cancelled. Returns the stored occurrence of each planned date.
+    """
+    claim_schedule_run(session, series)
+    now = utcnow()
+    by_date = {o.date: o for o in past.future}
+    stored: dict[str, Occurrence] = {}
+    for planned in plan.occurrences:
+        burden = attending_burden(planned.participants)
+        occ = by_date.pop(planned.date, None)
+        if occ is None:
+            occ = Occurrence(
+                workspace_id=workspace.id,
+                series_id=series.id,
+                index=planned.index,
+                date=planned.date,
+                start=planned.start,
+                end=planned.end,
+                burden=burden,
+                notices=list(planned.notices),
+            )
+        elif occ.start != planned.start or occ.end != planned.end or occ.status != "scheduled":
+            occ.start, occ.end, occ.status = planned.start, planned.end, "scheduled"
+            occ.index, occ.burden, occ.notices = planned.index, burden, list(planned.notices)
+            occ.sequence += 1
+            occ.updated_at = now
+        elif occ.burden != burden or occ.notices != list(planned.notices):
+            # Same time; only the explanation changed. Calendars need no update.
+            occ.burden, occ.notices, occ.updated_at = burden, list(planned.notices), now
+        session.add(occ)
+        stored[planned.date.isoformat()] = occ
+    for leftover in by_date.values():
+        if leftover.status != "cancelled":
+            leftover.status = "cancelled"
+            leftover.sequence += 1
+            leftover.updated_at = now
+            session.add(leftover)
+    session.flush()
+    return stored
+
+
+def attending_burden(participants: Sequence[ParticipantTime]) -> dict[str, int]:
+    """Burden of everyone who can attend; infeasible optional people are conflicts instead."""
+    return {p.participant_id: p.burden_minutes for p in participants if p.burden_minutes >= 0}
+
+
+@dataclass
+class LedgerLine:
+    past: int = 0
+    scheduled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.past + self.scheduled
+
+
+def ledger(
+    ctx: SeriesContext, occurrences: list[Occurrence], now: datetime
+) -> tuple[dict[str, LedgerLine], dict[uuid.UUID, LedgerLine]]:
+    """Burden minutes per participant and per party: past, scheduled, total."""
+    people: dict[str, LedgerLine] = {str(m.participant_id): LedgerLine() for m in ctx.members}
+    for occ in occurrences:
+        if occ.status != "scheduled":
+            continue
+        for pid, minutes in occ.burden.items():
+            line = people.setdefault(pid, LedgerLine())
+            if occ.start < now:
+                line.past += minutes
+            else:
+                line.scheduled += minutes
+    parties: dict[uuid.UUID, LedgerLine] = {}
+    for pid, line in people.items():
+        if uuid.UUID(pid) not in ctx.rows:
+            continue
+        party_line = parties.setdefault(ctx.party_of(pid), LedgerLine())
+        party_line.past += line.past
+        party_line.scheduled += line.scheduled
+    return people, parties
+
+
+def window_end(start: datetime, minutes: int) -> datetime:
+    return start + timedelta(minutes=minutes)

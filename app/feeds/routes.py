@@ -1,0 +1,180 @@
+"""``GET|HEAD /feeds/{token}.ics``: the secret subscription URL a calendar app polls."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from threading import Lock
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Engine, Row, bindparam
+from sqlmodel import col, select
+
+from app.db.accounts import hash_secret
+from app.db.engine import session_scope
+from app.db.links import TOKEN_MAX_LENGTH
+from app.db.models import Feed, Workspace
+from app.errors import AppError
+from app.feeds.content import build_calendar, data_version, series_ids_of
+from app.feeds.render import render_feed
+
+router = APIRouter(tags=["feeds"])
+
+CACHE_CONTROL = "private, no-cache"  # store, but revalidate with the ETag every time
+
+
+@dataclass(frozen=True)
+class RenderedFeed:
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+class FeedCache:
+    """Rendered feeds by (feed, data version, day): a poll of unchanged data renders nothing."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._entries: OrderedDict[tuple[str, str, str], RenderedFeed] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key: tuple[str, str, str]) -> RenderedFeed | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, str, str], value: RenderedFeed) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def drop_feed(self, feed_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == feed_id]:
+                del self._entries[key]
+
+
+def _not_found() -> AppError:
+    # Unknown and revoked tokens must be indistinguishable.
+    return AppError("not_found", "No calendar feed at this address; ask for a new link.", 404)
+
+
+class FeedCaches:
+    """Two levels: by the workspace's content version (one query per poll) and by the
+    feed's precise data version (so a change elsewhere in the workspace re-renders nothing
+    and keeps the ETag)."""
+
+    def __init__(self) -> None:
+        self.by_workspace_version = FeedCache()
+        self.by_data_version = FeedCache()
+
+    def drop_feed(self, feed_id: str) -> None:
+        self.by_workspace_version.drop_feed(feed_id)
+        self.by_data_version.drop_feed(feed_id)
+
+
+# Built once: the poll path should not pay for statement construction on every request.
+_LOOKUP = (
+    select(col(Feed.id), col(Feed.token_hash), col(Workspace.content_version))
+    .join(Workspace, col(Workspace.id) == col(Feed.workspace_id))
+    .where(col(Feed.token_hash) == bindparam("digest"), col(Feed.revoked_at).is_(None))
+)
+
+
+def _lookup(engine: Engine, token: str) -> Row[Any] | None:
+    """The live feed of ``token`` and its workspace's content version, in one query."""
+    if not token or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
+        return None
+    digest = hash_secret(token)
+    with engine.connect() as conn:
+        row = conn.execute(_LOOKUP, {"digest": digest}).first()
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    return row
+
+
+def _render(engine: Engine, feed_id: uuid.UUID, day: datetime, caches: FeedCaches) -> RenderedFeed:
+    for session in session_scope(engine):
+        feed = session.get(Feed, feed_id)
+        if feed is None:
+            raise _not_found()
+        series_ids = series_ids_of(session, feed)
+        version = data_version(session, feed, series_ids)
+        key = (str(feed.id), version.key, day.date().isoformat())
+        cached = caches.by_data_version.get(key)
+        if cached is not None:
+            return cached
+        workspace = session.get(Workspace, feed.workspace_id)
+        assert workspace is not None
+        calendar = build_calendar(session, workspace, feed, series_ids)
+    # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
+    body = render_feed(calendar, now=day)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    rendered = RenderedFeed(body=body, etag=etag, last_modified=version.last_modified)
+    caches.by_data_version.put(key, rendered)
+    return rendered
+
+
+def _not_modified(request: Request, feed: RenderedFeed) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        return "*" in tags or feed.etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return feed.last_modified.replace(microsecond=0) <= since
+    return False
+
+
+@router.api_route(
+    "/feeds/{token}.ics",
+    methods=["GET", "HEAD"],
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
+)
+def serve_feed(token: str, request: Request) -> Response:
+    """The iCalendar document of a feed. No other authentication: the token is the secret."""
+    limiter = getattr(request.app.state, "public_rate_limit", None)
+    if limiter is not None:
+        limiter.hit(request)
+    engine = request.app.state.engine
+    found = _lookup(engine, token)
+    if found is None:
+        raise _not_found()
+    day = request.app.state.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+    caches: FeedCaches = request.app.state.feed_cache
+    fast_key = (str(found.id), str(found.content_version), day.date().isoformat())
+    rendered = caches.by_workspace_version.get(fast_key)
+    if rendered is None:
+        rendered = _render(engine, found.id, day, caches)
+        caches.by_workspace_version.put(fast_key, rendered)
+    headers = {
+        "ETag": rendered.etag,
+        "Last-Modified": format_datetime(rendered.last_modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+        "X-Content-Type-Options": "nosniff",
+    }
+    if _not_modified(request, rendered):
+        return Response(status_code=304, headers=headers)
+    headers["Content-Disposition"] = 'inline; filename="meetings.ics"'
+    body = b"" if request.method == "HEAD" else rendered.body
+    response = Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
+    if request.method == "HEAD":
+        response.headers["Content-Length"] = str(len(rendered.body))
+    return response

@@ -1,0 +1,258 @@
+"""Feeds end to end: created through the API, fetched over HTTP, read by four real clients."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import icalendar
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party
+from tests.feeds.clients import read_with_all_clients
+
+DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+
+
+def _four_zones(api: Client) -> dict[str, dict[str, Any]]:
+    people = {}
+    for key, tz, country in [
+        ("ny", "America/New_York", "US"),
+        ("ldn", "Europe/London", "GB"),
+        ("mnl", "Asia/Manila", "PH"),
+        ("ktm", "Asia/Kathmandu", "NP"),
+    ]:
+        party = make_party(
+            api, name=f"Party {key}", timezone=tz, working_hours=DAY, holiday_country=country
+        )
+        people[key] = make_participant(api, party["id"], name=f"Person {key}")
+    return people
+
+
+def _series(api: Client, people: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    body = {
+        "title": "Weekly operations review",
+        "duration_minutes": 60,
+        "recurrence": "FREQ=WEEKLY;BYDAY=WE",
+        "start_date": "2026-03-04",
+        "count": 40,
+        "anchor_timezone": "America/New_York",
+        "policy": "rotate",
+        "step_minutes": 30,
+        "location": "https://meet.example.com/ops",
+        "participants": [{"participant_id": p["id"]} for p in people.values()],
+    }
+    body.update(overrides)
+    r = api.post("/v1/series", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def _feed(api: Client, scope: str, target_id: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"scope": scope}
+    if target_id is not None:
+        body["target_id"] = target_id
+    r = api.post("/v1/feeds", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    assert result["url"].startswith(PUBLIC_BASE + "/feeds/")
+    assert result["webcal_url"] == "webcal://" + result["url"].split("://", 1)[1]
+    return result
+
+
+def _path(feed: dict[str, Any]) -> str:
+    return feed["url"].removeprefix(PUBLIC_BASE)
+
+
+@pytest.fixture
+def in_march(app: FastAPI) -> Any:
+    """The service's clock at 2026-03-01, so all of 2026 is still ahead."""
+    real = app.state.clock
+    app.state.clock = lambda: datetime(2026, 3, 1, tzinfo=UTC)
+    yield app
+    app.state.clock = real
+
+
+@pytest.mark.clients
+def test_four_clients_read_what_the_api_returns(
+    api: Client, client: Client, in_march: FastAPI
+) -> None:
+    people = _four_zones(api)
+    s = _series(api, people)
+    plan = api.post(f"/v1/series/{s['id']}/schedule").json()
+    occ = plan["occurrences"]
+    assert len(occ) >= 30  # across both 2026 DST seasons
+    moved = occ[5]
+    new_start = datetime.fromisoformat(moved["start"]) + timedelta(minutes=30)
+    r = api.patch(f"/v1/occurrences/{moved['id']}", json={"start": new_start.isoformat()})
+    if r.status_code == 422:  # not feasible half an hour later: try half an hour earlier
+        new_start -= timedelta(minutes=60)
+        r = api.patch(f"/v1/occurrences/{moved['id']}", json={"start": new_start.isoformat()})
+    assert r.status_code == 200, r.text
+    cancelled = occ[9]
+    assert (
+        api.patch(f"/v1/occurrences/{cancelled['id']}", json={"status": "cancelled"}).status_code
+        == 200
+    )
+
+    items = api.get(f"/v1/series/{s['id']}/occurrences", params={"limit": 200}).json()["items"]
+    expected = sorted(
+        (
+            f"{o['id']}@meeting-scheduler",
+            datetime.fromisoformat(o["start"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            datetime.fromisoformat(o["end"]).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            {"scheduled": "CONFIRMED", "cancelled": "CANCELLED"}[o["status"]],
+            o["sequence"],
+        )
+        for o in items
+    )
+    feed = _feed(api, "series", s["id"])
+    body = client.get(_path(feed)).content
+    for name, events in read_with_all_clients(body).items():
+        got = sorted(
+            (e["uid"], e["start_utc"], e["end_utc"], e["status"], e["sequence"]) for e in events
+        )
+        assert got == expected, f"{name} reads a different calendar"
+
+
+def test_http_semantics_200_304_head(api: Client, client: Client) -> None:
+    people = _four_zones(api)
+    s = _series(api, people, start_date="2027-01-06", count=6)
+    api.post(f"/v1/series/{s['id']}/schedule")
+    path = _path(_feed(api, "workspace", None))
+    first = client.get(path)
+    assert first.status_code == 200
+    assert first.headers["content-type"] == "text/calendar; charset=utf-8"
+    etag = first.headers["etag"]
+    assert etag.startswith('"')  # strong
+    assert "content-encoding" not in first.headers
+    assert "no-cache" in first.headers["cache-control"]
+    assert client.get(path).content == first.content  # byte-identical
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    ims = first.headers["last-modified"]
+    assert client.get(path, headers={"If-Modified-Since": ims}).status_code == 304
+    old = format_datetime(datetime(2000, 1, 1, tzinfo=UTC), usegmt=True)
+    assert client.get(path, headers={"If-Modified-Since": old}).status_code == 200
+    head = client.head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == etag
+    assert int(head.headers["content-length"]) == len(first.content)
+    cal = icalendar.Calendar.from_ical(first.content)
+    assert len(cal.walk("VEVENT")) == 6
+    for prop in (
+        "VERSION",
+        "PRODID",
+        "CALSCALE",
+        "METHOD",
+        "NAME",
+        "X-WR-CALNAME",
+        "REFRESH-INTERVAL",
+        "X-PUBLISHED-TTL",
+    ):
+        assert prop in cal, prop
+
+
+def test_revoked_and_unknown_tokens_look_alike(api: Client, client: Client) -> None:
+    people = _four_zones(api)
+    feed = _feed(api, "participant", people["mnl"]["id"])
+    assert client.get(_path(feed)).status_code == 200
+    assert api.delete(f"/v1/feeds/{feed['id']}").status_code == 204
+    revoked = client.get(_path(feed))
+    unknown = client.get("/feeds/" + "A" * 43 + ".ics")
+    assert revoked.status_code == unknown.status_code == 404
+    assert revoked.json() == unknown.json()
+    assert [f["id"] for f in api.get("/v1/feeds").json()["items"]] == []
+    assert api.delete(f"/v1/feeds/{feed['id']}").status_code == 404
+
+
+def test_changes_invalidate_exactly_the_feeds_they_appear_in(api: Client, client: Client) -> None:
+    people = _four_zones(api)
+    a = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
+    b = _series(
+        api,
+        {k: people[k] for k in ("ldn", "ktm")},
+        start_date="2027-01-06",
+        count=4,
+        title="Escalations sync",
+    )
+    for s in (a, b):
+        api.post(f"/v1/series/{s['id']}/schedule")
+    feed_a, feed_b = _path(_feed(api, "series", a["id"])), _path(_feed(api, "series", b["id"]))
+    feed_ny = _path(_feed(api, "participant", people["ny"]["id"]))
+    etags = {p: client.get(p).headers["etag"] for p in (feed_a, feed_b, feed_ny)}
+
+    assert (
+        api.patch(f"/v1/series/{a['id']}", json={"title": "Ops review (new name)"}).status_code
+        == 200
+    )
+    after = {p: client.get(p).headers["etag"] for p in (feed_a, feed_b, feed_ny)}
+    assert after[feed_a] != etags[feed_a]
+    assert after[feed_ny] != etags[feed_ny]
+    assert after[feed_b] == etags[feed_b]
+    assert b"Ops review (new name)" in client.get(feed_a).content
+
+    occ = api.get(f"/v1/series/{b['id']}/occurrences").json()["items"][0]
+    api.patch(f"/v1/occurrences/{occ['id']}", json={"status": "cancelled"})
+    final = {p: client.get(p).headers["etag"] for p in (feed_a, feed_b, feed_ny)}
+    assert final[feed_b] != after[feed_b]
+    assert final[feed_a] == after[feed_a]
+
+    api.patch(f"/v1/participants/{people['ldn']['id']}", json={"name": "Priya Renamed"})
+    renamed = client.get(feed_b)
+    assert renamed.headers["etag"] != final[feed_b]
+    assert b"Priya Renamed" in renamed.content
+    assert client.get(feed_a).headers["etag"] == final[feed_a]
+
+
+def test_other_workspace_never_appears(api: Client, other_api: Client, client: Client) -> None:
+    mine = _four_zones(api)
+    _series(api, mine, start_date="2027-01-06", count=3, title="Mine only")
+    theirs = _four_zones(other_api)
+    s = _series(other_api, theirs, start_date="2027-01-06", count=3, title="Their secret review")
+    other_api.post(f"/v1/series/{s['id']}/schedule")
+    for s_mine in api.get("/v1/series").json()["items"]:
+        api.post(f"/v1/series/{s_mine['id']}/schedule")
+    body = client.get(_path(_feed(api, "workspace", None))).content
+    assert b"Their secret review" not in body
+    assert b"Mine only" in body
+    r = api.post("/v1/feeds", json={"scope": "series", "target_id": s["id"]})
+    assert r.status_code == 422
+
+
+def test_hostile_title_stays_one_property(api: Client, client: Client) -> None:
+    people = _four_zones(api)
+    s = _series(
+        api,
+        {k: people[k] for k in ("ny", "ldn")},
+        start_date="2027-01-06",
+        count=2,
+        description="Line one\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:pwned; a,b \\ ü",
+    )
+    api.post(f"/v1/series/{s['id']}/schedule")
+    r = api.patch(f"/v1/series/{s['id']}", json={"title": "Review\r\nEND:VEVENT"})
+    assert r.status_code == 422  # titles are one line
+    body = client.get(_path(_feed(api, "series", s["id"]))).content
+    cal = icalendar.Calendar.from_ical(body)
+    events = cal.walk("VEVENT")
+    assert len(events) == 2
+    desc = str(events[0]["DESCRIPTION"])
+    assert "END:VEVENT\nBEGIN:VEVENT\nSUMMARY:pwned; a,b \\ ü" in desc.replace("\r\n", "\n")
+    assert all(str(e["SUMMARY"]) == "Weekly operations review" for e in events)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"scope": "workspace", "target_id": "00000000-0000-0000-0000-000000000000"},
+        {"scope": "series"},
+        {"scope": "team", "target_id": "00000000-0000-0000-0000-000000000000"},
+        {"scope": "party", "target_id": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+def test_bad_feed_requests_are_422(api: Client, body: dict[str, Any]) -> None:
+    r = api.post("/v1/feeds", json=body)
+    assert r.status_code == 422
+    assert r.json()["detail"]
