@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from sqlalchemy.exc import OperationalError
+
 from app.db import migrate as migrations
 from app.db.engine import make_engine, session_scope
 from app.settings import get_settings
@@ -48,11 +50,20 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
     except ValidationError:
         print("error: give a workspace name of 1–200 printable characters", file=sys.stderr)
         return 2
-    engine = make_engine(get_settings().database_url)
-    for session in session_scope(engine):
-        workspace, key = create_workspace(session, name)
-        print(json.dumps({"id": str(workspace.id), "name": workspace.name, "api_key": key}))
-    engine.dispose()
+    url = get_settings().database_url
+    engine = make_engine(url)
+    try:
+        if migrations.current_revision(engine) != migrations.head_revision(url):
+            print("error: the database is not migrated; run `python -m app migrate`", file=sys.stderr)
+            return 1
+        for session in session_scope(engine):
+            workspace, key = create_workspace(session, name)
+            print(json.dumps({"id": str(workspace.id), "name": workspace.name, "api_key": key}))
+    except OperationalError as exc:
+        print(f"error: cannot use the database at {url.split('@')[-1]}: {exc.orig}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     return 0
 
 

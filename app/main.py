@@ -19,12 +19,13 @@ from app.api import (
     workspaces,
 )
 from app.db.engine import make_engine
-from app.db.migrate import head_revision
+from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
 from app.errors import install_error_handlers
 from app.feeds import routes as feed_routes
 from app.feeds.routes import FeedCaches
 from app.observability import RequestMetrics, configure_logging
+from app.ratelimit import AuthFailures, PublicLinks, TokenBuckets
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
@@ -53,8 +54,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.head_revision = head_revision(settings.database_url)
+    app.state.known_revisions = known_revisions(settings.database_url)
     app.state.clock = utcnow  # tests replace it to travel in time
     app.state.feed_cache = FeedCaches()
+    app.state.auth_failures = AuthFailures(
+        settings.auth_failure_burst, settings.auth_failure_per_minute
+    )
+    app.state.public_links = PublicLinks(
+        TokenBuckets(settings.feed_burst, settings.feed_per_minute),
+        TokenBuckets(settings.unknown_link_burst, settings.unknown_link_per_minute),
+    )
     install_error_handlers(app)
     for module in (
         ops,

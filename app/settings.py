@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     database_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     database_pool_size: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
+    # Rate limits (per worker process): bursts, then a steady rate a minute.
+    feed_burst: int = Field(default=120, ge=1)
+    feed_per_minute: float = Field(default=120, ge=0)
+    unknown_link_burst: int = Field(default=30, ge=1)
+    unknown_link_per_minute: float = Field(default=30, ge=0)
+    auth_failure_burst: int = Field(default=20, ge=1)
+    auth_failure_per_minute: float = Field(default=10, ge=0)
 
     @field_validator("admin_token", "slack_signing_secret", mode="before")
     @classmethod

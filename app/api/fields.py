@@ -11,7 +11,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from app.scheduling.model import InvalidInput, parse_working_hours, validate_timezone
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1, Unicode line breaks
+# C0, C1, Unicode line breaks, and bidi overrides (which can disguise a name on screen).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -48,9 +48,16 @@ def readyz(request: Request) -> Ready:
         ) from exc
     head = request.app.state.head_revision
     if current != head:
+        known = current is None or current in request.app.state.known_revisions
+        detail = (
+            f"The database is at migration {current}, not {head}; run `python -m app migrate`."
+            if known
+            else f"The database is at migration {current}, which this code does not know "
+            f"(newer code ran against it?); deploy the matching code or restore the database."
+        )
         raise AppError(
-            "migrations_pending",
-            f"The database is at migration {current}, not {head}; run `python -m app migrate`.",
+            "migrations_pending" if known else "schema_unknown",
+            detail,
             503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

@@ -35,3 +35,7 @@ def head_revision(url: str) -> str | None:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions(url: str) -> frozenset[str]:
+    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config(url)).walk_revisions())

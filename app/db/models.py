@@ -75,7 +75,9 @@ class Party(Versioned, table=True):
 
 
 class Participant(Versioned, table=True):
-    __table_args__ = (UniqueConstraint("workspace_id", "slack_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "slack_user_id", name="uq_participant_slack_user"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     workspace_id: uuid.UUID = _fk("workspace.id")

@@ -28,6 +28,20 @@ from typing import Literal
 from icalendar import Calendar, vDuration, vText, vUri
 
 PRODID = "-//Meeting Scheduler//Governance feeds 1.0//EN"
+
+
+class _Text(vText):
+    """vText whose escaping keeps a literal backslash-N as text.
+
+    icalendar's ``escape_char`` first turns ``\\N`` into a newline, so "C:\\New" would arrive
+    as "C:" and "ew" on two lines; each piece is escaped by icalendar, the pieces joined
+    with the correctly escaped backslash-N.
+    """
+
+    def to_ical(self) -> bytes:
+        return b"\\\\N".join(vText(part).to_ical() for part in str(self).split("\\N"))
+
+
 CANCELLED_RETENTION = timedelta(days=30)
 GOOGLE_FEED_LIMIT_BYTES = 1_000_000
 
@@ -149,12 +163,12 @@ def _calendar_frame(calendar: FeedCalendar) -> tuple[bytes, bytes]:
     cal.add("METHOD", vText("PUBLISH"))
     # icalendar types NAME and the X-WR-* names as "unknown" (written unescaped): say TEXT.
     name = _clean_text(calendar.name)
-    cal.add("NAME", vText(name))
-    cal.add("X-WR-CALNAME", vText(name))
+    cal.add("NAME", _Text(name))
+    cal.add("X-WR-CALNAME", _Text(name))
     description = _clean_text(calendar.description or "")
     if description:
-        cal.add("DESCRIPTION", vText(description))
-        cal.add("X-WR-CALDESC", vText(description))
+        cal.add("DESCRIPTION", _Text(description))
+        cal.add("X-WR-CALDESC", _Text(description))
     cal.add("REFRESH-INTERVAL", vDuration(refresh), parameters={"VALUE": "DURATION"})
     cal.add("X-PUBLISHED-TTL", vDuration(refresh))
     frame = cal.to_ical()
@@ -181,7 +195,7 @@ def _event_blocks(events: Sequence[tuple[datetime, datetime, FeedEvent]]) -> lis
         line = lines.get((name, value or ""))
         if line is None:
             text = _clean_text(value or "")
-            escaped = vText(text).to_ical().decode("utf-8")
+            escaped = _Text(text).to_ical().decode("utf-8")
             line = b"" if optional and not text else _fold(f"{name}:{escaped}")
             lines[(name, value or "")] = line
         return line

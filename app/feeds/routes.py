@@ -23,6 +23,7 @@ from app.db.models import Feed, Workspace
 from app.errors import AppError
 from app.feeds.content import build_calendar, data_version, series_ids_of
 from app.feeds.render import render_feed
+from app.ratelimit import PublicLinks
 
 router = APIRouter(tags=["feeds"])
 
@@ -142,21 +143,22 @@ def _not_modified(request: Request, feed: RenderedFeed) -> bool:
     return False
 
 
-@router.api_route(
+@router.get(
     "/feeds/{token}.ics",
-    methods=["GET", "HEAD"],
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}},
+    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}, 429: {}},
 )
 def serve_feed(token: str, request: Request) -> Response:
     """The iCalendar document of a feed. No other authentication: the token is the secret."""
-    limiter = getattr(request.app.state, "public_rate_limit", None)
-    if limiter is not None:
-        limiter.hit(request)
+    limits: PublicLinks = request.app.state.public_links
+    client = request.client.host if request.client else "unknown"
+    limits.check_client(client)
     engine = request.app.state.engine
     found = _lookup(engine, token)
     if found is None:
+        limits.record_unknown(client)
         raise _not_found()
+    limits.hit_link(str(found.id))
     day = request.app.state.clock().replace(hour=0, minute=0, second=0, microsecond=0)
     caches: FeedCaches = request.app.state.feed_cache
     fast_key = (str(found.id), str(found.content_version), day.date().isoformat())
@@ -178,3 +180,7 @@ def serve_feed(token: str, request: Request) -> Response:
     if request.method == "HEAD":
         response.headers["Content-Length"] = str(len(rendered.body))
     return response
+
+
+# HEAD answers like GET without the body; one OpenAPI operation documents both.
+router.add_api_route("/feeds/{token}.ics", serve_feed, methods=["HEAD"], include_in_schema=False)

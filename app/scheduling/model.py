@@ -169,7 +169,9 @@ def validate_timezone(name: object, loc: Sequence[str | int] = ("timezone",)) ->
             return name
     by_lower = {n.lower(): n for n in names}
     if name.lower() in by_lower:
-        raise InvalidInput(loc, f"Unknown time zone {name!r}; did you mean {by_lower[name.lower()]!r}?")
+        raise InvalidInput(
+            loc, f"Unknown time zone {name!r}; did you mean {by_lower[name.lower()]!r}?"
+        )
     close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise InvalidInput(

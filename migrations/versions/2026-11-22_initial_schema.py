@@ -145,7 +145,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['party_id'], ['party.id'], name=op.f('fk_participant_party_id_party'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], name=op.f('fk_participant_workspace_id_workspace'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_participant')),
-    sa.UniqueConstraint('workspace_id', 'slack_user_id', name=op.f('uq_participant_workspace_id'))
+    sa.UniqueConstraint('workspace_id', 'slack_user_id', name=op.f('uq_participant_slack_user'))
     )
     with op.batch_alter_table('participant', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participant_party_id'), ['party_id'], unique=False)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.feeds.render import FeedCalendar, render_feed
+from app.feeds.render import FeedCalendar, FeedEvent, render_feed
 from tests.feeds import clients
 from tests.feeds.clients import read_with_all_clients
 from tests.feeds.sample import (
@@ -113,3 +113,26 @@ def test_missing_tools_fail_with_a_pointer_to_make_test_tools(
             clients.read_with_libical(b"")
     finally:
         clients._require_libical.cache_clear()
+
+
+@pytest.mark.clients
+def test_literal_backslash_n_survives_in_every_client() -> None:
+    # icalendar's own escaping would turn this backslash-N into a line break.
+    t = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    title = "Path C:\\New\\Notes; a,b"
+    event = FeedEvent(
+        uid="bs@example",
+        start=t,
+        end=t + timedelta(hours=1),
+        sequence=0,
+        status="scheduled",
+        summary=title,
+        description="",
+        location=None,
+        url=None,
+        created=t,
+        last_modified=t,
+    )
+    ics = render_feed(FeedCalendar(name="n", description=None, events=[event]), now=t)
+    for name, events in read_with_all_clients(ics).items():
+        assert [e["summary"] for e in events] == [title], name

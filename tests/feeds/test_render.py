@@ -332,7 +332,10 @@ def test_any_text_round_trips(summary: str, description: str, name: str) -> None
     summary, description, name = (text.strip() for text in (summary, description, name))
     stripped = replace(event, summary=summary, description=description)
     calendar = FeedCalendar(name=name, description=description, events=[stripped])
-    assert ics == reference_rendering(calendar, [stripped])
+    if "\\N" not in summary + description + name:
+        # icalendar itself rewrites a literal backslash-N to a newline; we keep it as text
+        # (checked by the parse-back assertions below), so only then do the bytes differ.
+        assert ics == reference_rendering(calendar, [stripped])
     assert max(len(line) for line in physical_lines(ics)) <= 75
     parsed = parse(ics)
     assert str(parsed["X-WR-CALNAME"]) == escaped(name)

@@ -1,0 +1,359 @@
+"""How much a meeting hurts each participant (SPEC.md, "The burden of a meeting").
+
+For a meeting ``[s, s + duration)`` in whole UTC minutes, every minute ``[t, t+1)`` inside
+one of the person's working windows costs 0 and every minute outside costs ``1 + d // 60``,
+``d`` being the distance to the nearest window: ``a - (t+1)`` to a window starting at ``a``
+after ``t``, ``t - b`` to a window that ended at ``b`` before. A minute with
+``d >= max_stretch_minutes`` makes the person infeasible, and so does any minute on a local
+date that is a public holiday or time off. The burden is the integer sum ("weighted
+minutes"). For someone working 09:00–17:00 (default stretch 180):
+
+=============  ======  ============================================
+meeting        burden  why
+=============  ======  ============================================
+08:00–09:00      60    d = 59 … 0, one per minute
+07:00–08:00     120    d = 119 … 60, two per minute
+06:00–07:00     180    d = 179 … 120, three per minute
+07:00–09:00     180    120 + 60
+05:30–06:30     —      minute 05:30 has d = 209 ≥ 180: infeasible
+17:00–20:00     360    60 + 120 + 180; the last feasible end is 20:00
+=============  ======  ============================================
+
+The cost is measured against the person's own shift: a Manila agent on 21:00–06:00 pays
+nothing at 02:00 and pays at 14:00.
+
+How it is computed: never minute by minute. Between two windows (a gap of ``g`` minutes)
+the cost of a minute is a tent ``1 + min(i, g-1-i) // 60``, whose running sum has a closed
+form, so the cumulative cost ``F(x)`` of all minutes before ``x`` is known at every window
+boundary and anywhere in between; a meeting costs ``F(s + duration) - F(s)``, evaluated for
+all starts at once with :func:`numpy.searchsorted`. Feasibility is one more lookup: minute
+``t`` has ``d < stretch`` exactly when ``t`` lies in some window widened by ``stretch`` on
+both sides, so a meeting is feasible when it fits inside one merged widened window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from app.scheduling.clock import Minutes, require_aware, utc_minute
+from app.scheduling.model import InvalidInput, Person
+from app.scheduling.windows import (
+    WorkingTimeline,
+    merge_intervals,
+    timeline_dates,
+    working_timeline,
+)
+
+INFEASIBLE = -1
+NO_WORKING_HOURS = "has no working hours"
+_FEASIBLE, _NO_HOURS, _UNAVAILABLE, _TOO_FAR = 0, 1, 2, 3
+_TABLE_LIMIT = 1 << 14
+
+
+@dataclass(frozen=True)
+class Burden:
+    """One person's burden for one meeting. ``minutes is None`` means infeasible, and then
+    ``reason`` says why; ``inside_hours`` is true when every minute is inside a window."""
+
+    minutes: int | None
+    reason: str | None
+    inside_hours: bool
+
+
+@dataclass
+class BurdenMatrix:
+    """Burden of every person (rows) at every start (columns): weighted minutes, or
+    ``-1`` (:data:`INFEASIBLE`) where the person cannot take the meeting."""
+
+    minutes: npt.NDArray[np.int64]
+    starts: Minutes = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    duration_minutes: int = 0
+    # Per person, the row it shares with equal profiles (columns in sorted-start order),
+    # and each start's column in that order (None: starts were given sorted).
+    rows: list[_Row] = field(default_factory=list, repr=False, compare=False)
+    sorted_column: Minutes | None = field(default=None, repr=False, compare=False)
+
+    def reason(self, p: int, n: int) -> str | None:
+        """Why person ``p`` cannot take the meeting at ``starts[n]`` (None when they can).
+
+        The unavailable reason ("public holiday in US: Thanksgiving Day", "time off") wins
+        over the stretch reason when both apply.
+        """
+        if self.minutes[p, n] >= 0:
+            return None
+        column = n if self.sorted_column is None else int(self.sorted_column[n])
+        return self.rows[p].reason(column)
+
+    @property
+    def inside_hours(self) -> npt.NDArray[np.bool_]:
+        """True where the meeting lies wholly inside the person's working windows."""
+        return self.minutes == 0
+
+
+def _cost_of_first(n: Minutes) -> Minutes:
+    """Σ_{j<n} (1 + j // 60): the cost of the first ``n`` minutes moving away from a window."""
+    q, r = n // 60, n % 60
+    return n + 30 * q * (q - 1) + r * q
+
+
+def _gap_cost(gap: Minutes) -> Minutes:
+    """Cost of all minutes of a gap of ``gap`` minutes between two windows: minute ``j``
+    costs ``1 + min(j, gap-1-j) // 60``, a tent rising for ``h = (gap+1) // 2`` minutes."""
+    h = (gap + 1) // 2
+    return _cost_of_first(h) + _cost_of_first(gap - h)
+
+
+@lru_cache(maxsize=64)
+def _cost_table(size: int) -> Minutes:
+    """``G(0 … size-1)`` of :func:`_cost_of_first`, for lookups instead of arithmetic."""
+    table = _cost_of_first(np.arange(size, dtype=np.int64))
+    table.flags.writeable = False
+    return table
+
+
+def _count_at_or_before(bounds: Minutes, queries: Minutes) -> Minutes:
+    """For sorted ``queries``: how many of the sorted ``bounds`` are ``<= q``, for each q.
+
+    Equal to ``searchsorted(bounds, queries, "right")`` but linear in the number of queries:
+    each bound marks the first query it is at or before, and a running sum counts them.
+    """
+    first_query = np.searchsorted(queries, bounds, side="left")
+    return np.cumsum(np.bincount(first_query, minlength=len(queries) + 1)[: len(queries)])
+
+
+@dataclass(frozen=True)
+class _CostCurve:
+    """``F(x)``: total cost of the minutes in ``[window_starts[0], x)``."""
+
+    window_starts: Minutes
+    window_ends: Minutes
+    at_window_start: Minutes  # F at each window start (= F at the previous window end)
+    stretch: int
+
+    @classmethod
+    def build(cls, timeline: WorkingTimeline, lo: int, hi: int, stretch: int) -> _CostCurve:
+        # One-minute sentinel windows more than `stretch` from every minute in [lo, hi): any
+        # minute whose nearest real window is further is infeasible anyway.
+        starts, ends = timeline.starts, timeline.ends
+        left = min(lo - stretch - 2, int(starts[0]) if len(starts) else lo) - 1
+        right = max(hi + stretch + 2, int(ends[-1]) if len(ends) else hi) + 1
+        a = np.concatenate(([left - 1], starts, [right]))
+        b = np.concatenate(([left], ends, [right + 1]))
+        totals = _gap_cost(a[1:] - b[:-1])
+        return cls(a, b, np.concatenate(([0], np.cumsum(totals))), stretch)
+
+    def at(self, x: Minutes) -> Minutes:
+        """F at each sorted ``x`` within the sentinels. In the gap after window ``k``, ``i``
+        minutes past its end and ``j`` before the next start: ``F(a_k) + G(i)`` on the rising
+        half of the tent, ``F(a_{k+1}) - G(j)`` on the falling half (``G`` =
+        :func:`_cost_of_first`)."""
+        k = _count_at_or_before(self.window_starts, x) - 1
+        past = np.maximum(x - self.window_ends[k], 0)  # 0 inside window k
+        before = self.window_starts[k + 1] - x
+        rising = past <= before + 1  # i <= (gap + 1) // 2
+        steps = np.where(rising, past, before)
+        # Only feasible meetings get here: their first and last minutes are within `stretch`
+        # of a window, so steps <= stretch + 1 and a small table replaces the arithmetic.
+        table = _cost_table(min(self.stretch + 2, _TABLE_LIMIT))
+        cost = (
+            table[steps] if len(steps) == 0 or steps.max() < len(table) else _cost_of_first(steps)
+        )
+        return np.where(rising, self.at_window_start[k] + cost, self.at_window_start[k + 1] - cost)
+
+
+def _stretch_reason(stretch: int) -> str:
+    hours, minutes = divmod(stretch, 60)
+    text = " ".join(
+        part
+        for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "")
+        if part
+    )
+    return f"{text or '0 min'} or more outside working hours (max stretch)"
+
+
+def profile_key(person: Person) -> tuple[object, ...]:
+    """Everything but the id: people with equal keys have equal burdens."""
+    return (
+        person.timezone,
+        person.working_hours,
+        person.holiday_country,
+        person.holiday_subdivision,
+        person.time_off,
+        person.max_stretch_minutes,
+    )
+
+
+def _timeline_key(person: Person, first: date, last: date) -> tuple[object, ...]:
+    """What a person's timeline over the dates ``[first, last]`` depends on: their stretch
+    does not, nor does time off outside those dates."""
+    away = tuple((a, b) for a, b in person.time_off if a <= last and b >= first)
+    return (
+        person.timezone,
+        person.working_hours,
+        person.holiday_country,
+        person.holiday_subdivision,
+        away,
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One profile's burdens for sorted starts, and what is needed to explain a -1."""
+
+    minutes: Minutes
+    status: npt.NDArray[np.int8]
+    away: Minutes  # index into timeline.off_* of the first unavailable stretch met, or -1
+    timeline: WorkingTimeline | None
+    stretch: int
+
+    def reason(self, i: int) -> str | None:
+        code = self.status[i]
+        if code == _NO_HOURS:
+            return NO_WORKING_HOURS
+        if code == _UNAVAILABLE and self.timeline is not None:
+            return self.timeline.off_reasons[int(self.timeline.off_days[self.away[i]])]
+        return _stretch_reason(self.stretch) if code == _TOO_FAR else None
+
+
+def _person_row(
+    person: Person,
+    timeline: WorkingTimeline | None,
+    starts: Minutes,
+    ends: Minutes,
+    lo: int,
+    hi: int,
+) -> _Row:
+    """Burdens of one person for sorted ``starts`` (``ends`` = starts + duration), given
+    their timeline exact over ``[lo - stretch - 2, hi + stretch + 2)``."""
+    stretch = person.max_stretch_minutes
+    n = len(starts)
+    if timeline is None or not person.working_hours:
+        none = np.full(n, INFEASIBLE, dtype=np.int64)
+        return _Row(none, np.full(n, _NO_HOURS, dtype=np.int8), none, None, stretch)
+
+    status = np.full(n, _TOO_FAR, dtype=np.int8)
+    # Within reach: the whole meeting inside one window widened by `stretch` both sides.
+    reach_starts, reach_ends = merge_intervals(timeline.starts - stretch, timeline.ends + stretch)
+    if len(reach_starts):
+        k = _count_at_or_before(reach_starts, starts) - 1
+        status[(k >= 0) & (reach_ends[np.maximum(k, 0)] >= ends)] = _FEASIBLE
+    # Unavailable: the first stretch ending after s starts before s + duration.
+    away = np.full(n, -1, dtype=np.int64)
+    if len(timeline.off_starts):
+        last = len(timeline.off_starts) - 1
+        idx = _count_at_or_before(timeline.off_ends, starts)
+        hit = (idx <= last) & (timeline.off_starts[np.minimum(idx, last)] < ends)
+        away[hit] = idx[hit]
+        status[hit] = _UNAVAILABLE
+
+    minutes = np.full(n, INFEASIBLE, dtype=np.int64)
+    feasible = np.flatnonzero(status == _FEASIBLE)
+    if len(feasible):
+        curve = _CostCurve.build(timeline, lo, hi, stretch)
+        minutes[feasible] = curve.at(ends[feasible]) - curve.at(starts[feasible])
+    return _Row(minutes, status, away, timeline, stretch)
+
+
+def _check_duration(duration_minutes: object) -> int:
+    if isinstance(duration_minutes, bool) or not isinstance(duration_minutes, int | np.integer):
+        raise InvalidInput(("duration_minutes",), "duration_minutes must be a whole number.")
+    if duration_minutes <= 0:
+        raise InvalidInput(("duration_minutes",), "duration_minutes must be at least 1.")
+    return int(duration_minutes)
+
+
+def burden_matrix(
+    people: Sequence[Person], starts: np.ndarray, duration_minutes: int
+) -> BurdenMatrix:
+    """Burden of each person at each start (int64 UTC minutes since 1970-01-01T00:00Z).
+
+    Starts may be scattered over years and need not be sorted. Work is per distinct
+    person profile (zone, hours, calendars, stretch) and vectorized over starts; the only
+    arrays are per start and per working window, never per minute of the span.
+
+    >>> from datetime import UTC
+    >>> from app.scheduling.model import parse_working_hours
+    >>> hours = parse_working_hours([{"days": ["tue"], "start": "09:00", "end": "17:00"}])
+    >>> ny = Person("ny", "America/New_York", hours)
+    >>> ph = Person("ph", "Asia/Manila", hours)
+    >>> at_10z = utc_minute(datetime(2026, 10, 6, 10, 0, tzinfo=UTC))  # 06:00 NY, 18:00 Manila
+    >>> m = burden_matrix([ny, ph], np.array([at_10z, at_10z - 60]), 60)
+    >>> m.minutes.tolist()
+    [[180, -1], [120, 60]]
+    >>> m.reason(0, 1)
+    '3 h or more outside working hours (max stretch)'
+    """
+    duration = _check_duration(duration_minutes)
+    starts = np.asarray(starts)
+    if starts.ndim != 1 or not (len(starts) == 0 or np.issubdtype(starts.dtype, np.integer)):
+        raise InvalidInput(("starts",), "starts must be a 1-D array of whole UTC minutes.")
+    starts = starts.astype(np.int64, copy=False)
+    minutes = np.empty((len(people), len(starts)), dtype=np.int64)
+    if len(starts) == 0:
+        return BurdenMatrix(minutes, starts, duration)
+    # Work on sorted starts (lookups become linear merges); scatter rows back at the end.
+    order: Minutes | None = None
+    if np.any(starts[1:] < starts[:-1]):
+        order = np.argsort(starts, kind="stable")
+    ordered = starts if order is None else starts[order]
+    sorted_column = None if order is None else np.argsort(order)
+    ends = ordered + duration
+    lo, hi = int(ordered[0]), int(ordered[-1]) + duration
+
+    # One timeline per (zone, hours, calendar, relevant time off), exact over the range the
+    # largest stretch needs; one row per distinct profile.
+    for person in people:
+        if person.max_stretch_minutes < 0:
+            raise InvalidInput(("max_stretch_minutes",), "max_stretch_minutes cannot be negative.")
+    reach = max((person.max_stretch_minutes for person in people), default=0)
+    t_lo, t_hi = lo - reach - 2, hi + reach + 2
+    first, last = timeline_dates(t_lo, t_hi)
+    timelines: dict[tuple[object, ...], WorkingTimeline | None] = {}
+    rows: dict[tuple[object, ...], _Row] = {}
+    person_rows: list[_Row] = []
+    for p, person in enumerate(people):
+        t_key = _timeline_key(person, first, last)
+        key = (t_key, person.max_stretch_minutes)
+        row = rows.get(key)
+        if row is None:
+            if t_key not in timelines:
+                timelines[t_key] = (
+                    working_timeline(person, t_lo, t_hi) if person.working_hours else None
+                )
+            row = rows[key] = _person_row(person, timelines[t_key], ordered, ends, lo, hi)
+        if order is None:
+            minutes[p] = row.minutes
+        else:
+            minutes[p, order] = row.minutes
+        person_rows.append(row)
+    return BurdenMatrix(minutes, starts, duration, person_rows, sorted_column)
+
+
+def burden_minutes(person: Person, start: datetime, duration_minutes: int) -> Burden:
+    """Burden of one meeting ``[start, start + duration)`` for one person.
+
+    ``start`` must be aware and on a whole minute.
+
+    >>> from datetime import UTC
+    >>> from app.scheduling.model import parse_working_hours
+    >>> maria = Person("maria", "Europe/Madrid",
+    ...                parse_working_hours([{"days": ["mon"], "start": "09:00", "end": "17:00"}]))
+    >>> burden_minutes(maria, datetime(2026, 6, 1, 5, 0, tzinfo=UTC), 60)  # 07:00 in Madrid
+    Burden(minutes=120, reason=None, inside_hours=False)
+    """
+    require_aware(start, "start")
+    if start.second or start.microsecond:
+        raise InvalidInput(("start",), "start must be on a whole minute.")
+    matrix = burden_matrix(
+        [person], np.array([utc_minute(start)], dtype=np.int64), duration_minutes
+    )
+    value = int(matrix.minutes[0, 0])
+    if value < 0:
+        return Burden(None, matrix.reason(0, 0), False)
+    return Burden(value, None, value == 0)

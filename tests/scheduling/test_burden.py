@@ -1,0 +1,194 @@
+"""The cost model of SPEC.md, checked against its worked examples and edge cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from app.scheduling.burden import Burden, burden_matrix, burden_minutes
+from app.scheduling.model import InvalidInput, Person, parse_working_hours
+from tests.scheduling import reference
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+
+
+def worker(tz: str = "UTC", start: str = "09:00", end: str = "17:00", **kw: object) -> Person:
+    hours = parse_working_hours([{"days": WEEKDAYS, "start": start, "end": end}])
+    return Person("w", tz, hours, **kw)  # type: ignore[arg-type]
+
+
+def at(hour: int, minute: int = 0, day: int = 3) -> datetime:
+    """A time on Wednesday 2026-06-03 (UTC)."""
+    return datetime(2026, 6, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "expected"),
+    [
+        (at(8), 60, 60),  # SPEC: 08:00–09:00 costs 60
+        (at(7), 60, 120),  # 07:00–08:00 costs 120
+        (at(6), 60, 180),  # 06:00–07:00 costs 180
+        (at(7), 120, 180),  # 07:00–09:00 costs 180
+        (at(9), 60, 0),
+        (at(16, 30), 60, 30),  # half in, half just after
+        (at(17), 180, 360),  # 17:00–20:00: 60 + 120 + 180
+        (at(8, 30), 540, 30 + 30),  # 08:30–17:30: 30 before, 30 after
+    ],
+)
+def test_worked_examples(start: datetime, duration: int, expected: int) -> None:
+    got = burden_minutes(worker(), start, duration)
+    assert got == Burden(expected, None, expected == 0)
+
+
+def test_default_stretch_allows_exactly_0600_to_2000() -> None:
+    p = worker()
+    assert burden_minutes(p, at(6), 15).minutes == 45
+    assert burden_minutes(p, at(5, 59), 1).minutes is None
+    assert burden_minutes(p, at(19, 59), 1).minutes == 3
+    late = burden_minutes(p, at(20), 1)
+    assert late.minutes is None
+    assert late.reason == "3 h or more outside working hours (max stretch)"
+
+
+def test_custom_stretch() -> None:
+    p = worker(max_stretch_minutes=90)
+    assert burden_minutes(p, at(7, 30), 90).minutes == 30 * 2 + 60
+    assert (
+        burden_minutes(p, at(7, 29), 1).reason
+        == "1 h 30 min or more outside working hours (max stretch)"
+    )
+    strict = worker(max_stretch_minutes=0)
+    assert burden_minutes(strict, at(9), 480).minutes == 0
+    assert burden_minutes(strict, at(8, 59), 2).minutes is None
+
+
+def test_short_gap_cost_is_a_tent() -> None:
+    # Two windows 2 h apart: every minute is within 60 of one of them.
+    hours = parse_working_hours(
+        [
+            {"days": WEEKDAYS, "start": "09:00", "end": "12:00"},
+            {"days": WEEKDAYS, "start": "14:00", "end": "18:00"},
+        ]
+    )
+    p = Person("w", "UTC", hours)
+    assert burden_minutes(p, at(12), 120).minutes == 120
+    # A 3 h lunch: from each side 60 minutes at 1 and 30 at 2, twice: 2 × 120 = 240.
+    hours = parse_working_hours(
+        [
+            {"days": WEEKDAYS, "start": "09:00", "end": "12:00"},
+            {"days": WEEKDAYS, "start": "15:00", "end": "18:00"},
+        ]
+    )
+    assert burden_minutes(Person("w", "UTC", hours), at(12), 180).minutes == 240
+
+
+def test_cost_is_against_the_persons_own_shift() -> None:
+    night = Person(
+        "agent",
+        "Asia/Manila",
+        parse_working_hours([{"days": WEEKDAYS, "start": "21:00", "end": "06:00"}]),
+    )
+    # 02:00 Manila on Thursday = 18:00Z Wednesday: inside the shift.
+    assert burden_minutes(night, at(18), 60) == Burden(0, None, True)
+    # 14:00 Manila = 06:00Z: 7 h from either end of the shift: infeasible.
+    assert burden_minutes(night, at(6), 60).minutes is None
+
+
+def test_no_working_hours_is_always_infeasible() -> None:
+    got = burden_minutes(Person("p", "UTC", ()), at(9), 60)
+    assert got == Burden(None, "has no working hours", False)
+
+
+def test_holiday_makes_a_participant_unavailable_even_inside_hours() -> None:
+    p = worker("America/New_York", holiday_country="US")
+    thanksgiving = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)  # 10:00 in New York
+    assert burden_minutes(p, thanksgiving, 60) == Burden(
+        None, "public holiday in US: Thanksgiving Day", False
+    )
+
+
+def test_any_minute_on_a_holiday_local_date_counts() -> None:
+    # Wednesday 23:30–Thursday 00:30 in New York touches Thanksgiving.
+    p = Person(
+        "p",
+        "America/New_York",
+        parse_working_hours([{"days": ["wed"], "start": "21:00", "end": "06:00"}]),
+        holiday_country="US",
+    )
+    wednesday_late = datetime(2026, 11, 26, 4, 30, tzinfo=UTC)  # 23:30 EST Wed
+    assert burden_minutes(p, wednesday_late, 30).minutes == 0
+    assert burden_minutes(p, wednesday_late, 31).reason == "public holiday in US: Thanksgiving Day"
+
+
+def test_time_off_reason() -> None:
+    p = worker("Europe/Berlin", time_off=((date(2026, 6, 3), date(2026, 6, 5)),))
+    assert burden_minutes(p, at(9), 60) == Burden(None, "time off", False)
+    assert burden_minutes(p, at(9, day=8), 60).minutes == 0  # Monday after: 11:00 Berlin
+
+
+def test_matrix_matches_single_burdens_and_reference() -> None:
+    people = [
+        worker("America/New_York", holiday_country="US"),
+        worker("Asia/Kathmandu"),
+        Person(
+            "n",
+            "Asia/Manila",
+            parse_working_hours(
+                [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
+            ),
+        ),
+        Person("none", "UTC", ()),
+    ]
+    base = reference.to_minute(datetime(2026, 11, 24, tzinfo=UTC))
+    starts = np.array([base + 15 * k for k in range(0, 4 * 96, 7)][::-1], dtype=np.int64)
+    matrix = burden_matrix(people, starts, 45)
+    assert matrix.minutes.shape == (4, len(starts)) and matrix.minutes.dtype == np.int64
+    for p, person in enumerate(people):
+        for n, s in enumerate(starts.tolist()):
+            expected, _ = reference.burden(person, s, 45)
+            assert matrix.minutes[p, n] == (-1 if expected is None else expected)
+            single = burden_minutes(person, reference.from_minute(s), 45)
+            assert single.reason == matrix.reason(p, n)
+    assert (matrix.minutes[3] == -1).all() and matrix.reason(3, 0) == "has no working hours"
+    assert (matrix.inside_hours == (matrix.minutes == 0)).all()
+
+
+def test_matrix_with_starts_scattered_over_ten_years() -> None:
+    p = worker("Europe/London", holiday_country="GB")
+    first = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
+    days = [first + timedelta(weeks=52 * k + 7 * (k % 5)) for k in range(10)]
+    starts = np.array([reference.to_minute(d) for d in days], dtype=np.int64)
+    matrix = burden_matrix([p], starts, 60)
+    assert matrix.minutes[0].tolist() == [
+        burden_minutes(p, d, 60).minutes if burden_minutes(p, d, 60).minutes is not None else -1
+        for d in days
+    ]
+    assert [reference.burden(p, int(s), 60)[0] for s in starts] == [
+        None if m < 0 else m for m in matrix.minutes[0].tolist()
+    ]
+
+
+def test_matrix_edge_cases() -> None:
+    p = worker()
+    empty = burden_matrix([p], np.zeros(0, dtype=np.int64), 60)
+    assert empty.minutes.shape == (1, 0)
+    with pytest.raises(InvalidInput):
+        burden_matrix([p], np.array([0]), 0)
+    with pytest.raises(InvalidInput):
+        burden_matrix([p], np.array([0.5]), 30)
+    with pytest.raises(InvalidInput):
+        burden_minutes(p, datetime(2026, 6, 3, 9, 0, 30, tzinfo=UTC), 30)
+    with pytest.raises(InvalidInput):
+        burden_minutes(p, datetime(2026, 6, 3, 9), 30)
+
+
+def test_people_differing_only_in_time_off_elsewhere_agree() -> None:
+    base = worker("Europe/Berlin")
+    away_now = worker("Europe/Berlin", time_off=((date(2026, 6, 3), date(2026, 6, 3)),))
+    away_later = worker("Europe/Berlin", time_off=((date(2027, 1, 4), date(2027, 1, 8)),))
+    starts = np.array([reference.to_minute(at(h)) for h in (7, 8, 9)], dtype=np.int64)
+    matrix = burden_matrix([base, away_now, away_later], starts, 60)
+    assert matrix.minutes.tolist() == [[0, 0, 0], [-1, -1, -1], [0, 0, 0]]
+    assert matrix.reason(1, 2) == "time off" and matrix.reason(2, 2) is None

@@ -1,0 +1,462 @@
+"""Planning a series (app.scheduling.planner): fairness, DST, holidays, notices, determinism."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from app.scheduling.burden import burden_minutes
+from app.scheduling.model import InvalidInput, Person, parse_working_hours
+from app.scheduling.planner import (
+    DayCandidates,
+    Plan,
+    SeriesSpec,
+    _candidates,
+    plan_rotation,
+    plan_series,
+)
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
+EVERY_DAY = [*WEEKDAYS, "sat", "sun"]
+NAMES = {"ana": "Ana", "ben": "Ben", "maria": "Maria", "west": "West", "east": "East"}
+
+
+def hours(start: str, end: str, days: list[str] = WEEKDAYS) -> tuple:  # type: ignore[type-arg]
+    return parse_working_hours([{"days": days, "start": start, "end": end}])
+
+
+ANA = Person("ana", "America/New_York", hours("09:00", "17:00"), holiday_country="US")
+BEN = Person("ben", "Europe/London", hours("09:00", "17:00"))
+MARIA = Person("maria", "Asia/Manila", hours("21:00", "06:00", ["sun", "mon", "tue", "wed", "thu"]))
+
+
+def spec(**changes: object) -> SeriesSpec:
+    base: dict[str, object] = {
+        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
+        "start_date": date(2026, 10, 6),
+        "count": 4,
+        "until": None,
+        "anchor_timezone": "America/New_York",
+        "duration_minutes": 60,
+        "step_minutes": 15,
+        "policy": "rotate",
+        "required": (ANA, MARIA),
+    }
+    base.update(changes)
+    return SeriesSpec(**base)  # type: ignore[arg-type]
+
+
+def local_times(plan: Plan, pid: str) -> list[str]:
+    return [
+        next(p.local_start.strftime("%H:%M") for p in o.participants if p.participant_id == pid)
+        for o in plan.occurrences
+    ]
+
+
+def prefix_spreads(plan: Plan) -> list[int]:
+    running = np.array([b.prior_minutes for b in plan.burden if b.required])
+    spreads = []
+    for occ in plan.occurrences:
+        running = running + [p.burden_minutes for p in occ.participants[: len(running)]]
+        spreads.append(int(running.max() - running.min()))
+    return spreads
+
+
+# --- fairness -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [15, 60])
+@pytest.mark.parametrize("count", [2, 6])
+def test_symmetric_parties_end_with_equal_totals(step: int, count: int) -> None:
+    """Zones exactly 12 h apart, mirrored hours: every option (x, y) has its mirror (y, x)."""
+    west = Person("west", "Etc/GMT+6", hours("09:00", "17:00", EVERY_DAY))
+    east = Person("east", "Etc/GMT-6", hours("09:00", "17:00", EVERY_DAY))
+    plan = plan_series(
+        spec(required=(west, east), anchor_timezone="UTC", step_minutes=step, count=count)
+    )
+    totals = [b.total_minutes for b in plan.burden]
+    assert totals[0] == totals[1] > 0
+    assert plan.max_burden_minutes * 2 == plan.total_burden_minutes
+    # Nobody takes two hard turns in a row while the other takes none.
+    assert max(prefix_spreads(plan)) <= 60
+
+
+def test_spec_example_meets_halfway_at_one_time() -> None:
+    """SPEC.md: New York and Manila in October 2026, step 30: six feasible starts, among them
+    06:30 New York / 18:30 Manila at 150 minutes each, which rotate keeps every week."""
+    ny = Person("ana", "America/New_York", hours("09:00", "17:00"))
+    ph = Person("maria", "Asia/Manila", hours("09:00", "17:00"))
+    plan = plan_series(spec(required=(ny, ph), step_minutes=30))
+    assert local_times(plan, "ana") == ["06:30"] * 4
+    assert local_times(plan, "maria") == ["18:30"] * 4
+    assert [b.total_minutes for b in plan.burden] == [600, 600]
+    assert all(o.notices == [] for o in plan.occurrences)
+
+
+def test_prior_burden_is_paid_back_first() -> None:
+    ny = Person("ana", "America/New_York", hours("09:00", "17:00"))
+    ph = Person("maria", "Asia/Manila", hours("09:00", "17:00"))
+    plan = plan_series(spec(required=(ny, ph), step_minutes=60, count=2), prior={"ana": 600})
+    by_id = {b.participant_id: b for b in plan.burden}
+    assert by_id["ana"].prior_minutes == 600
+    assert by_id["ana"].planned_minutes == 240  # the easier side both weeks
+    assert by_id["maria"].planned_minutes == 360
+    assert plan.max_burden_minutes == 840
+    assert plan.total_burden_minutes == 600
+
+
+def test_rotation_takes_turns() -> None:
+    """Three people, each date offers one hard turn for one of them: in every prefix of the
+    plan nobody is more than one turn ahead of anyone else."""
+    turns = np.array([[120, 0, 0], [0, 120, 0], [0, 0, 120]], dtype=np.int64)
+    starts = np.array([360, 720, 1080], dtype=np.int64)
+    days = [DayCandidates(turns, starts + k * 1440, starts) for k in range(9)]
+    picks = plan_rotation(days, [0, 0, 0])
+    running = np.zeros(3, dtype=np.int64)
+    for day, pick in zip(days, picks, strict=True):
+        running += day.costs[:, pick]
+        assert running.max() - running.min() <= 120
+    assert running.tolist() == [360, 360, 360]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_rotation_order_has_the_least_worst_prefix_spread(seed: int) -> None:
+    """Dates offering the same options: among all orders of the options the plan uses, none
+    has a smaller worst prefix spread (max_k max_p S_p(k) − min_p S_p(k)) than the plan's."""
+    rng = random.Random(seed)
+    people, dates = rng.randint(2, 3), rng.randint(3, 7)
+    options = list(
+        dict.fromkeys(
+            tuple(rng.choice([0, 0, 30, 60, 90, 120]) for _ in range(people))
+            for _ in range(rng.randint(2, 4))
+        )
+    )
+    costs = np.array(options, dtype=np.int64).T
+    starts = np.arange(len(options), dtype=np.int64) * 15
+    days = [DayCandidates(costs, starts + k * 1440, starts) for k in range(dates)]
+    prior = [rng.choice([0, 0, 30]) for _ in range(people)]
+    chosen = [tuple(costs[:, pick].tolist()) for pick in plan_rotation(days, prior)]
+
+    def worst_spread(order: tuple[tuple[int, ...], ...]) -> int:
+        running, worst = np.array(prior), 0
+        for option in order:
+            running = running + option
+            worst = max(worst, int(running.max() - running.min()))
+        return worst
+
+    best = min(worst_spread(order) for order in set(itertools.permutations(chosen)))
+    assert worst_spread(tuple(chosen)) == best
+
+
+# --- DST --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["fixed", "rotate"])
+def test_local_time_notices_exactly_in_the_dst_mismatch_weeks(policy: str) -> None:
+    """New York anchor, London and Manila: New York springs forward 2026-03-08 and London
+    2026-03-29; London falls back 2026-10-25 and New York 2026-11-01. Manila never changes."""
+    plan = plan_series(
+        spec(
+            policy=policy,
+            required=(ANA, BEN, MARIA),
+            start_date=date(2026, 2, 24),
+            count=None,
+            until=date(2026, 12, 1),
+        ),
+        names=NAMES,
+    )
+    assert local_times(plan, "ana") == ["09:00"] * len(plan.occurrences)
+    noticed = {o.date: o.notices for o in plan.occurrences if o.notices}
+    assert sorted(noticed) == [
+        date(2026, 3, 10),
+        date(2026, 3, 31),
+        date(2026, 10, 27),
+        date(2026, 11, 3),
+    ]
+    assert noticed[date(2026, 3, 10)] == [
+        "Local start moves from 14:00 to 13:00 for Ben (London): New York changed clocks "
+        "(EST→EDT) but London did not.",
+        "Local start moves from 22:00 to 21:00 for Maria (Manila): New York changed clocks "
+        "(EST→EDT) but Manila did not.",
+    ]
+    assert noticed[date(2026, 3, 31)] == [
+        "Local start moves from 13:00 to 14:00 for Ben (London): London changed clocks "
+        "(GMT→BST) but New York did not."
+    ]
+    assert noticed[date(2026, 10, 27)] == [
+        "Local start moves from 14:00 to 13:00 for Ben (London): London changed clocks "
+        "(BST→GMT) but New York did not."
+    ]
+    assert len(noticed[date(2026, 11, 3)]) == 2
+    assert "New York changed clocks (EDT→EST) but Manila did not" in noticed[date(2026, 11, 3)][1]
+
+
+@pytest.mark.parametrize(
+    ("anchor", "day", "count", "first_local"),
+    [
+        ("America/New_York", date(2026, 3, 8), 92, "00:00"),  # 23-hour day
+        ("America/New_York", date(2026, 11, 1), 100, "00:00"),  # 25-hour day
+        ("America/New_York", date(2026, 3, 9), 96, "00:00"),
+        ("America/Santiago", date(2026, 9, 6), 92, "01:00"),  # the clocks skip midnight
+        ("Asia/Kathmandu", date(2026, 6, 1), 96, "00:00"),  # +05:45
+        ("Australia/Lord_Howe", date(2026, 4, 5), 98, "00:00"),  # a 30-minute change
+    ],
+)
+def test_candidates_are_the_grid_starts_of_the_anchor_local_date(
+    anchor: str, day: date, count: int, first_local: str
+) -> None:
+    cal = _candidates(spec(anchor_timezone=anchor), [day], None)
+    tz = ZoneInfo(anchor)
+    local = [datetime.fromtimestamp(int(s) * 60, tz) for s in cal.starts]
+    assert len(local) == count
+    assert {t.date() for t in local} == {day}
+    assert local[0].strftime("%H:%M") == first_local
+    assert all(int(s) % 15 == 0 for s in cal.starts)
+    assert (np.diff(cal.starts) == 15).all()
+
+
+# --- holidays, conflicts, fallbacks ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", ["rotate", "fixed"])
+def test_thanksgiving_is_unschedulable_with_the_reason(policy: str) -> None:
+    plan = plan_series(
+        spec(
+            policy=policy,
+            recurrence="FREQ=WEEKLY;BYDAY=TH",
+            start_date=date(2026, 11, 12),
+            required=(ANA, BEN),
+        ),
+        names=NAMES,
+    )
+    assert [(u.date, u.reason) for u in plan.unschedulable] == [
+        (
+            date(2026, 11, 26),
+            "Ana (America/New_York) is unavailable: public holiday in US: Thanksgiving Day.",
+        )
+    ]
+    assert [(o.index, o.date) for o in plan.occurrences] == [
+        (0, date(2026, 11, 12)),
+        (1, date(2026, 11, 19)),
+        (3, date(2026, 12, 3)),
+    ]
+
+
+def test_people_of_one_zone_share_a_reason_and_partial_days_are_named() -> None:
+    ana2 = Person("ana2", "America/New_York", ANA.working_hours, holiday_country="US")
+    plan = plan_series(
+        spec(
+            recurrence="FREQ=YEARLY;BYMONTH=11;BYDAY=4TH",
+            start_date=date(2026, 1, 1),
+            count=1,
+            required=(ANA, ana2, BEN),
+        ),
+        names={**NAMES, "ana2": "Al"},
+    )
+    assert plan.unschedulable[0].reason == (
+        "Ana and Al (America/New_York) are unavailable: public holiday in US: Thanksgiving Day."
+    )
+    # 2026-12-08 is a holiday in Manila. The New York date also covers Manila's morning of
+    # 12-09, but with these stretches no hour of it fits both (Manila from 08:00 = New York
+    # 19:00, past Ana's reach): nobody is out all day, so the reason is general plus who is
+    # away for part of it.
+    ny = Person("ana", "America/New_York", ANA.working_hours, max_stretch_minutes=120)
+    ph = Person(
+        "maria",
+        "Asia/Manila",
+        hours("09:00", "17:00"),
+        holiday_country="PH",
+        max_stretch_minutes=60,
+    )
+    plan = plan_series(spec(start_date=date(2026, 12, 8), count=1, required=(ny, ph)), names=NAMES)
+    (gone,) = plan.unschedulable
+    assert gone.reason.startswith("No time fits every required participant's working hours")
+    assert "Maria (Asia/Manila) is unavailable part of the day: public holiday in PH" in gone.reason
+
+
+def test_optional_participant_on_holiday_is_a_conflict_and_a_notice() -> None:
+    optional = Person("maria", "Asia/Manila", MARIA.working_hours, holiday_country="PH")
+    plan = plan_series(
+        spec(start_date=date(2026, 12, 1), count=2, required=(ANA, BEN), optional=(optional,)),
+        names=NAMES,
+    )
+    assert plan.unschedulable == []
+    first, second = plan.occurrences
+    assert first.conflicts == [] and first.notices == []
+    # Tuesday 2026-12-08 is the Feast of the Immaculate Conception in the Philippines.
+    assert [c.participant_id for c in second.conflicts] == ["maria"]
+    assert "public holiday in PH" in second.conflicts[0].reason
+    assert any(
+        n.startswith("Maria (optional) is unavailable: public holiday in PH")
+        for n in second.notices
+    )
+    maria_time = second.participants[2]
+    assert maria_time.burden_minutes == -1 and not maria_time.inside_hours
+    assert plan.burden[2].required is False
+    assert plan.max_burden_minutes == max(b.total_minutes for b in plan.burden[:2])
+
+
+def test_fixed_falls_back_with_a_notice() -> None:
+    """Tuesdays 09:00–11:00, Thursdays 14:00–17:00, one hour of stretch: no single time
+    fits both, so the earlier best time (09:00) holds on Tuesdays and Thursdays fall back."""
+    shifts = parse_working_hours(
+        [
+            {"days": ["tue"], "start": "09:00", "end": "11:00"},
+            {"days": ["thu"], "start": "14:00", "end": "17:00"},
+        ]
+    )
+    person = Person("ana", "America/New_York", shifts, max_stretch_minutes=60)
+    plan = plan_series(
+        spec(policy="fixed", recurrence="FREQ=WEEKLY;BYDAY=TU,TH", required=(person,)),
+        names=NAMES,
+    )
+    assert local_times(plan, "ana") == ["09:00", "14:00", "09:00", "14:00"]
+    assert plan.occurrences[0].notices == []
+    assert plan.occurrences[1].notices[0] == (
+        "Fell back from 09:00 to 14:00 New York time: at 09:00 Ana (America/New_York): "
+        "1 h or more outside working hours (max stretch)."
+    )
+    assert plan.max_burden_minutes == 0
+
+
+# --- re-scheduling ---------------------------------------------------------------------------
+
+
+def test_kept_dates_past_dates_and_previous_local_time() -> None:
+    person = Person("ana", "UTC", hours("09:00", "17:00", EVERY_DAY), max_stretch_minutes=0)
+    base = spec(
+        recurrence="FREQ=DAILY",
+        start_date=date(2026, 6, 1),
+        count=6,
+        anchor_timezone="UTC",
+        step_minutes=60,
+        required=(person,),
+    )
+    plan = plan_series(
+        base,
+        exclude_dates=[date(2026, 6, 1), date(2026, 6, 2)],
+        not_before=datetime(2026, 6, 5, 10, 30, tzinfo=UTC),  # 06-03, 06-04 are past
+        previous_local={"ana": "08:00"},
+        names=NAMES,
+        prior={"ana": 45},
+    )
+    # 06-05 has starts from 11:00 only; 06-06 could start at 09:00 too, but one time of day
+    # for both (fewer distinct local times) comes before earlier starts.
+    assert [(o.index, o.date, o.start.hour) for o in plan.occurrences] == [
+        (4, date(2026, 6, 5), 11),
+        (5, date(2026, 6, 6), 11),
+    ]
+    assert plan.occurrences[0].notices == [
+        "Local start moves from 08:00 to 11:00 for Ana (UTC) since the last held occurrence."
+    ]
+    assert plan.max_burden_minutes == 45 and plan.total_burden_minutes == 0
+
+    late = plan_series(base, not_before=datetime(2026, 6, 5, 16, 30, tzinfo=UTC))
+    assert [u.date for u in late.unschedulable] == [date(2026, 6, 5)]
+    assert late.unschedulable[0].reason == (
+        "In what is left of the day: ana (UTC) is unable to meet: "
+        "0 min or more outside working hours (max stretch)."
+    )
+    assert [o.date for o in late.occurrences] == [date(2026, 6, 6)]
+
+    nothing = plan_series(base, exclude_dates=set(base_dates(base)))
+    assert nothing.occurrences == [] and nothing.unschedulable == []
+
+
+def base_dates(s: SeriesSpec) -> list[date]:
+    return [s.start_date + timedelta(days=i) for i in range(s.count or 0)]
+
+
+# --- determinism, feasibility, validation ----------------------------------------------------
+
+_BIG = spec(
+    required=(
+        ANA,
+        BEN,
+        MARIA,
+        Person("kolkata", "Asia/Kolkata", hours("18:00", "03:00"), holiday_country="IN"),
+        Person("berlin", "Europe/Berlin", hours("08:00", "16:00"), holiday_country="DE"),
+    ),
+    optional=(Person("sydney", "Australia/Sydney", hours("09:00", "17:00"), holiday_country="AU"),),
+    start_date=date(2026, 9, 1),
+    count=30,
+)
+
+
+def test_every_planned_slot_is_feasible_with_the_burdens_shown() -> None:
+    plan = plan_series(_BIG)
+    assert plan.occurrences
+    for occ in plan.occurrences:
+        for person, shown in zip(_BIG.required, occ.participants, strict=False):
+            again = burden_minutes(person, occ.start, _BIG.duration_minutes)
+            assert again.minutes is not None and again.minutes == shown.burden_minutes >= 0
+
+
+def test_same_inputs_give_the_same_plan() -> None:
+    first = plan_series(_BIG, prior={"ana": 30, "ben": 90}, exclude_dates={date(2026, 9, 8)})
+    again = plan_series(_BIG, prior={"ben": 90, "ana": 30}, exclude_dates=[date(2026, 9, 8)])
+    assert first == again
+
+
+def test_plan_is_independent_of_hash_seed_and_imports_no_web_or_db_code() -> None:
+    """Another interpreter with another string-hash seed plans the same; the core loads no
+    web or database package."""
+    script = (
+        "import json, sys\n"
+        "from tests.scheduling.test_planner import _BIG\n"
+        "from app.scheduling.planner import plan_series\n"
+        "plan = plan_series(_BIG)\n"
+        "heavy = sorted(m for m in ('fastapi', 'sqlmodel', 'sqlalchemy', 'httpx', 'starlette')"
+        " if m in sys.modules)\n"
+        "print(json.dumps([[str(o.start) for o in plan.occurrences], heavy]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    seed = "4242" if os.environ.get("PYTHONHASHSEED") != "4242" else "17"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    starts, heavy = json.loads(done.stdout)
+    assert heavy == []
+    assert starts == [str(o.start) for o in plan_series(_BIG).occurrences]
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc"),
+    [
+        ({"policy": "weekly"}, "policy"),
+        ({"step_minutes": 7}, "step_minutes"),
+        ({"duration_minutes": 0}, "duration_minutes"),
+        ({"duration_minutes": 1441}, "duration_minutes"),
+        ({"anchor_timezone": "Europe/Lndon"}, "anchor_timezone"),
+        ({"required": ()}, "participants"),
+        ({"required": (ANA,), "optional": (ANA,)}, "participants"),
+        ({"recurrence": "FREQ=HOURLY"}, "recurrence"),
+        ({"count": None}, "count"),
+    ],
+)
+def test_bad_series_raise_invalid_input(changes: dict[str, object], loc: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plan_series(spec(**changes))
+    assert caught.value.loc == (loc,)
+
+
+def test_not_before_must_be_aware() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        plan_series(spec(), not_before=datetime(2026, 1, 1))
+    assert caught.value.loc == ("not_before",)

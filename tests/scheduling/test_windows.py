@@ -1,0 +1,148 @@
+"""Working windows in UTC: DST gaps and folds, overnight shifts, 24:00, holidays, merging."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from app.scheduling.model import InvalidInput, Person, parse_working_hours
+from app.scheduling.windows import unavailable_dates, working_windows
+
+
+def person(tz: str, *windows: tuple[list[str], str, str], **kw: object) -> Person:
+    hours = parse_working_hours([{"days": d, "start": s, "end": e} for d, s, e in windows])
+    return Person("p", tz, hours, **kw)  # type: ignore[arg-type]
+
+
+def z(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def windows_on(p: Person, first: datetime, days: int = 1) -> list[tuple[datetime, datetime]]:
+    return working_windows(p, first, first + timedelta(days=days))
+
+
+def test_spring_forward_gap_time_reads_the_offset_before_the_gap() -> None:
+    # 02:30 on 2026-03-08 does not exist in New York; fold=0 reads it as EST: 07:30Z.
+    p = person("America/New_York", (["sun"], "02:30", "04:00"))
+    assert windows_on(p, z(2026, 3, 8)) == [(z(2026, 3, 8, 7, 30), z(2026, 3, 8, 8, 0))]
+
+
+def test_window_wholly_inside_the_gap_vanishes() -> None:
+    # 02:30 → 07:30Z but 03:00 EDT → 07:00Z: end before start, nothing to work.
+    p = person("America/New_York", (["sun"], "02:30", "03:00"))
+    assert windows_on(p, z(2026, 3, 8)) == []
+
+
+def test_fall_back_ambiguous_time_takes_the_earlier_instant() -> None:
+    # 01:30 on 2026-11-01 happens twice in New York; fold=0 is the EDT one, 05:30Z.
+    p = person("America/New_York", (["sun"], "01:30", "03:00"))
+    assert windows_on(p, z(2026, 11, 1)) == [(z(2026, 11, 1, 5, 30), z(2026, 11, 1, 8, 0))]
+
+
+def test_overnight_shift_across_fall_back_is_an_hour_longer() -> None:
+    p = person("America/New_York", (["sat"], "22:00", "06:00"))
+    # Sat 22:00 EDT = 02:00Z Sun; Sun 06:00 EST = 11:00Z: nine hours.
+    assert windows_on(p, z(2026, 10, 31), 2) == [(z(2026, 11, 1, 2), z(2026, 11, 1, 11))]
+
+
+def test_manila_night_shift_and_end_at_or_before_start() -> None:
+    p = person("Asia/Manila", (["sun", "mon"], "21:00", "06:00"))
+    got = windows_on(p, z(2026, 10, 4), 3)  # Sun 4 Oct → Wed 7 Oct (UTC)
+    # Sun 21:00+08 = 13:00Z Sun → Mon 06:00+08 = 22:00Z Sun, and the Monday one.
+    assert got == [
+        (z(2026, 10, 4, 13), z(2026, 10, 4, 22)),
+        (z(2026, 10, 5, 13), z(2026, 10, 5, 22)),
+    ]
+
+
+def test_end_2400_and_whole_day_window() -> None:
+    late = person("Europe/London", (["mon"], "18:00", "24:00"))
+    assert windows_on(late, z(2026, 6, 1)) == [(z(2026, 6, 1, 17), z(2026, 6, 1, 23))]
+    whole = person("Europe/London", (["mon"], "00:00", "24:00"))
+    assert windows_on(whole, z(2026, 5, 31, 12), 2) == [(z(2026, 5, 31, 23), z(2026, 6, 1, 23))]
+
+
+def test_consecutive_whole_days_merge_into_one_window() -> None:
+    p = person("Asia/Tokyo", (["mon", "tue", "wed"], "00:00", "24:00"))
+    # Mon 00:00 JST = Sun 15:00Z; Wed 24:00 JST = Wed 15:00Z.
+    assert windows_on(p, z(2026, 6, 7), 5) == [(z(2026, 6, 7, 15), z(2026, 6, 10, 15))]
+
+
+def test_overlapping_windows_merge() -> None:
+    p = person("UTC", (["mon"], "09:00", "13:00"), (["mon"], "12:00", "17:00"))
+    assert windows_on(p, z(2026, 6, 1)) == [(z(2026, 6, 1, 9), z(2026, 6, 1, 17))]
+
+
+def test_kathmandu_quarter_hour_offset() -> None:
+    p = person("Asia/Kathmandu", (["mon"], "09:00", "17:00"))
+    assert windows_on(p, z(2026, 6, 1)) == [(z(2026, 6, 1, 3, 15), z(2026, 6, 1, 11, 15))]
+
+
+def test_lord_howe_half_hour_dst() -> None:
+    # Lord Howe is +11 in (southern) summer and +10:30 in winter; DST ends 2026-04-05 02:00.
+    p = person("Australia/Lord_Howe", (["sat", "sun"], "09:00", "17:00"))
+    assert windows_on(p, z(2026, 4, 3, 12), 2) == [
+        (z(2026, 4, 3, 22), z(2026, 4, 4, 6)),  # Sat, +11
+        (z(2026, 4, 4, 22, 30), z(2026, 4, 5, 6, 30)),  # Sun, +10:30
+    ]
+
+
+def test_clipped_to_the_requested_range() -> None:
+    p = person("UTC", (["mon"], "09:00", "17:00"))
+    got = working_windows(p, z(2026, 6, 1, 10, 0, 30), z(2026, 6, 1, 12))
+    assert got == [(datetime(2026, 6, 1, 10, 0, 30, tzinfo=UTC), z(2026, 6, 1, 12))]
+    assert working_windows(p, z(2026, 6, 1, 12), z(2026, 6, 1, 12)) == []
+
+
+def test_window_dropped_when_its_start_date_is_a_holiday() -> None:
+    # Thanksgiving 2026 is Thursday 26 November.
+    p = person("America/New_York", (["wed", "thu"], "21:00", "06:00"), holiday_country="US")
+    got = windows_on(p, z(2026, 11, 25), 3)
+    # Wed night shift starts before the holiday and is kept; Thursday's is dropped.
+    assert got == [(z(2026, 11, 26, 2), z(2026, 11, 26, 11))]
+
+
+def test_window_dropped_on_time_off() -> None:
+    p = person(
+        "Europe/Berlin",
+        (["mon", "tue", "wed"], "09:00", "17:00"),
+        time_off=((date(2026, 6, 2), date(2026, 6, 2)),),
+    )
+    got = windows_on(p, z(2026, 6, 1), 3)
+    assert got == [(z(2026, 6, 1, 7), z(2026, 6, 1, 15)), (z(2026, 6, 3, 7), z(2026, 6, 3, 15))]
+
+
+def test_empty_working_hours_never_work() -> None:
+    assert windows_on(Person("p", "UTC", ()), z(2026, 6, 1), 7) == []
+
+
+def test_naive_datetimes_are_refused() -> None:
+    p = person("UTC", (["mon"], "09:00", "17:00"))
+    with pytest.raises(InvalidInput) as err:
+        working_windows(p, datetime(2026, 6, 1), z(2026, 6, 2))
+    assert err.value.loc == ("start",)
+
+
+def test_unavailable_dates_reasons_and_subdivision_label() -> None:
+    p = Person(
+        "p",
+        "America/Los_Angeles",
+        (),
+        holiday_country="US",
+        holiday_subdivision="CA",
+        time_off=((date(2026, 3, 30), date(2026, 4, 1)),),
+    )
+    got = unavailable_dates(p, date(2026, 3, 28), date(2026, 3, 31))
+    assert got == {
+        date(2026, 3, 30): "time off",
+        date(2026, 3, 31): "public holiday in US-CA: Cesar Chavez Day",
+    }
+
+
+def test_unknown_holiday_country_is_invalid_input() -> None:
+    p = Person("p", "UTC", (), holiday_country="XX")
+    with pytest.raises(InvalidInput) as err:
+        unavailable_dates(p, date(2026, 1, 1), date(2026, 1, 2))
+    assert err.value.loc == ("holiday_country",)
