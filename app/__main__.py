@@ -54,13 +54,17 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         if migrations.current_revision(engine) != migrations.head_revision(url):
-            print("error: the database is not migrated; run `python -m app migrate`", file=sys.stderr)
+            print(
+                "error: the database is not migrated; run `python -m app migrate`", file=sys.stderr
+            )
             return 1
         for session in session_scope(engine):
             workspace, key = create_workspace(session, name)
             print(json.dumps({"id": str(workspace.id), "name": workspace.name, "api_key": key}))
     except OperationalError as exc:
-        print(f"error: cannot use the database at {url.split('@')[-1]}: {exc.orig}", file=sys.stderr)
+        print(
+            f"error: cannot use the database at {url.split('@')[-1]}: {exc.orig}", file=sys.stderr
+        )
         return 1
     finally:
         engine.dispose()

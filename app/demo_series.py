@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlmodel import Session, select
 
 from app.db import schedules
 from app.db.links import issue_link, link_urls
-from app.db.models import Feed, Participant, Series, SeriesParticipant, Workspace
+from app.db.models import Feed, Participant, Series, SeriesParticipant, ShareLink, Workspace
 from app.db.types import utcnow
 
 SERIES: list[dict[str, Any]] = [
@@ -100,10 +101,17 @@ def load(
         schedules.store_plan(session, workspace, series, plan, past)
         out["series"][series.title] = str(series.id)
     # Tokens are stored hashed: a re-run replaces the old links so their URLs can be shown.
-    for old in session.exec(select(Feed).where(Feed.workspace_id == workspace.id)):
-        if old.revoked_at is None:
-            old.revoked_at = now
-            session.add(old)
+    for model in (Feed, ShareLink):
+        for old in session.exec(select(model).where(model.workspace_id == workspace.id)):
+            if old.revoked_at is None:
+                old.revoked_at = now
+                session.add(old)
+    out["share_pages"] = {}
+    for title, series_id in out["series"].items():
+        _, token = issue_link(
+            session, ShareLink, workspace_id=workspace.id, series_id=uuid.UUID(series_id)
+        )
+        out["share_pages"][title] = link_urls(public_base, f"/share/{token}")[0]
     for name, participant in sorted(people.items()):
         _, token = issue_link(
             session, Feed, workspace_id=workspace.id, scope="participant", target_id=participant.id

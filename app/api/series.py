@@ -247,7 +247,7 @@ def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -
         feed.revoked_at = now
         session.add(feed)
     for model in (Occurrence, ShareLink, SeriesParticipant):
-        for row in session.exec(select(model).where(model.series_id == series.id)):  # type: ignore[attr-defined]
+        for row in session.exec(select(model).where(model.series_id == series.id)):
             session.delete(row)
     session.flush()
     session.delete(series)
@@ -352,7 +352,7 @@ def plan_out(
         parties[b.party_id] = parties.get(b.party_id, 0) + b.total_minutes
     return PlanOut(
         series_id=ctx.series.id,
-        policy=plan.policy,  # type: ignore[arg-type]
+        policy=plan.policy,
         occurrences=occurrences,
         unschedulable=[UnschedulableOut(date=u.date, reason=u.reason) for u in plan.unschedulable],
         burden=burden,

@@ -38,4 +38,6 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def known_revisions(url: str) -> frozenset[str]:
-    return frozenset(r.revision for r in ScriptDirectory.from_config(alembic_config(url)).walk_revisions())
+    return frozenset(
+        r.revision for r in ScriptDirectory.from_config(alembic_config(url)).walk_revisions()
+    )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from threading import Lock
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine, Row, bindparam
@@ -92,7 +91,7 @@ _LOOKUP = (
 )
 
 
-def _lookup(engine: Engine, token: str) -> Row[Any] | None:
+def _lookup(engine: Engine, token: str) -> Row[uuid.UUID, str, int] | None:
     """The live feed of ``token`` and its workspace's content version, in one query."""
     if not token or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
         return None

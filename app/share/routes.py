@@ -17,6 +17,7 @@ from app.db import schedules
 from app.db.links import find_link
 from app.db.models import Occurrence, Series, ShareLink, Workspace
 from app.errors import AppError
+from app.ratelimit import PublicLinks
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
 from app.share.render import (
@@ -187,10 +188,15 @@ def share_page(
     ] = None,
 ) -> HTMLResponse:
     """The series' timeline page: ribbons of the chosen week, rotation and burden charts."""
+    limits: PublicLinks = request.app.state.public_links
+    client = request.client.host if request.client else "unknown"
+    limits.check_client(client)
     found = load_share(session, token)
     if found is None:
+        limits.record_unknown(client)
         return not_found_page()
     workspace, series = found
+    limits.hit_link(f"share:{series.id}")
     asked: date | None = None
     if week is not None:
         try:

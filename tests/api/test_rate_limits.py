@@ -68,3 +68,33 @@ def test_buckets_refill_over_time() -> None:
     now[0] += 1.0
     assert buckets.take("k") is None
     assert buckets.take("other") is None
+
+
+def test_share_page_is_limited_per_link(strict: Client) -> None:
+    api, _ = new_workspace(strict)
+    party = api.post(
+        "/v1/parties",
+        json={
+            "name": "P",
+            "role": "client",
+            "timezone": "UTC",
+            "working_hours": [{"days": ["mon"], "start": "09:00", "end": "17:00"}],
+        },
+    ).json()
+    person = api.post("/v1/participants", json={"name": "A", "party_id": party["id"]}).json()
+    series = api.post(
+        "/v1/series",
+        json={
+            "title": "S",
+            "duration_minutes": 30,
+            "recurrence": "FREQ=WEEKLY;BYDAY=MO",
+            "start_date": "2027-01-04",
+            "count": 2,
+            "anchor_timezone": "UTC",
+            "participants": [{"participant_id": person["id"]}],
+        },
+    ).json()
+    share = api.post(f"/v1/series/{series['id']}/share").json()
+    path = share["url"].removeprefix(PUBLIC_BASE)
+    codes = [strict.get(path).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
