@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 
 import app.db.models  # noqa: F401  (registers every table)
 from app.db import migrate
+from tests.conftest import BACKENDS
 
 TABLES = {t.name for t in SQLModel.metadata.sorted_tables}
 
@@ -63,16 +64,20 @@ def _round_trip(url: str) -> None:
         engine.dispose()
 
 
-def test_downgrade_to_base_and_back_on_sqlite(tmp_path: Path) -> None:
-    _round_trip(f"sqlite:///{tmp_path / 'round-trip.db'}")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_downgrade_to_base_and_back(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        _round_trip(f"sqlite:///{tmp_path / 'round-trip.db'}")
+    else:
+        _postgres_round_trip(request.getfixturevalue("postgres_schema"))
 
 
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     """A URL whose search_path is a throw-away schema, so the shared one is left alone."""
-    base = os.environ.get("SCHEDULER_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("SCHEDULER_TEST_DATABASE_URL is not set")
+    base = os.environ["SCHEDULER_TEST_DATABASE_URL"]  # only requested when BACKENDS has it
     schema = f"migration_test_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base)
     with admin.begin() as conn:
@@ -86,7 +91,7 @@ def postgres_schema() -> Iterator[str]:
         admin.dispose()
 
 
-def test_downgrade_to_base_and_back_on_postgresql(postgres_schema: str) -> None:
+def _postgres_round_trip(postgres_schema: str) -> None:
     engine = create_engine(postgres_schema)
     with engine.connect() as conn:
         # Guard: the round trip must never run against the shared schema.
