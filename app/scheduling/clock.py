@@ -190,3 +190,27 @@ def zone_span(tz: str, lo: int, hi: int) -> ZoneSpan:
     if last - first > 400:
         raise InvalidInput(("start",), "The time range spans more than 400 years.")
     return _zone_span_years(tz, first, last)
+
+
+class LocalClock:
+    """UTC minute → aware local datetime (and "HH:MM"), memoized per (zone, minute) within
+    one request: hundreds of participants share a handful of zones."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, int], datetime] = {}
+        self._text: dict[tuple[str, int], str] = {}
+
+    def __call__(self, tz: str, minute: int) -> datetime:
+        key = (tz, minute)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = utc_datetime(minute).astimezone(zone(tz))
+        return found
+
+    def hhmm(self, tz: str, minute: int) -> str:
+        key = (tz, minute)
+        found = self._text.get(key)
+        if found is None:
+            local = self(tz, minute)
+            found = self._text[key] = f"{local.hour:02d}:{local.minute:02d}"
+        return found

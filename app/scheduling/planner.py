@@ -34,6 +34,13 @@
    * **earlier starts**: remaining ties go to the earliest start.
 
    These tie-breaks are deterministic heuristics; only (M, total) are guaranteed optimal.
+
+   Work budget: each solver run has a node limit (deterministic) and a 2-second time limit
+   as a safety net. Real series aggregate into a few classes and are proven optimal in a
+   few nodes and milliseconds; only inputs with hundreds of unrelated dates and many people
+   (min-max is NP-hard) can exhaust it. Then the plan is the best one found (or, if the time
+   limit tripped, a deterministic greedy plan, so the result never depends on machine
+   speed mid-search) and ``Plan.optimal`` is False.
 4. **fixed** picks one anchor-local time of day minimising (dates where it is infeasible,
    M, total, time of day), counting every occurrence as planned. A time is read on each date
    with ``fold=0`` (in a spring-forward gap it lands after the gap). Where it is infeasible
@@ -41,13 +48,14 @@
 5. **Notices** per occurrence: the policy fell back; someone's local start differs from
    the previous occurrence's (with the clock change that caused it, if any); an optional
    participant is on holiday or time off.
-6. **Determinism**: no dependence on set or hash order, wall time or threads; the solver's
-   randomness is HiGHS's fixed default seed.
+6. **Determinism**: no dependence on set or hash order or wall time (see the work budget);
+   HiGHS runs single-threaded with a fixed seed.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,6 +69,7 @@ from scipy.sparse import csr_array, vstack
 
 from app.scheduling.burden import BurdenMatrix, burden_matrix, profile_key
 from app.scheduling.clock import (
+    LocalClock,
     Minutes,
     ZoneSpan,
     day_number,
@@ -75,7 +84,6 @@ from app.scheduling.model import (
     Person,
     format_hhmm,
     validate_timezone,
-    zone,
 )
 from app.scheduling.recurrence import series_dates
 from app.scheduling.search import (
@@ -93,7 +101,12 @@ Costs = npt.NDArray[np.int64]
 # Pairwise-swap search: how far apart two swapped dates may be, and how many passes.
 SWAP_WINDOW = 26
 SWAP_PASSES = 3
-# Node budget of the tie-break MILP stage (deterministic, unlike a time limit).
+# Solver work budget per stage: a node limit (deterministic) and, only as a safety net for
+# pathological inputs, a time limit. Real series aggregate into a few classes and are
+# proven optimal in a handful of nodes.
+NODE_BUDGET = 1000
+TIME_BUDGET_SECONDS = 2.0
+PRESOLVE_MAX_NONZEROS = 20_000
 TIE_BREAK_NODES = 200
 
 
@@ -154,6 +167,9 @@ class Plan:
     burden: list[PersonBurden]
     max_burden_minutes: int  # max over required of prior + planned
     total_burden_minutes: int  # sum over required of planned
+    # False only when the solver's work budget ran out before (M, total) was proven optimal
+    # (pathological inputs; real series are proven in milliseconds). Always True for fixed.
+    optimal: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,34 +241,66 @@ class _Options:
         return _DayOptions(tuple(sorted(positions)), positions)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One HiGHS run: the rounded solution (None if none), its dual bound, and whether a
+    work limit stopped it (``"nodes"``, deterministic, or ``"time"``, the safety net)."""
+
+    z: npt.NDArray[np.int64] | None
+    bound: float | None
+    limit: Literal["nodes", "time"] | None
+
+
 def _solve(
     objective: npt.NDArray[np.float64],
     rows: csr_array,
     row_lo: npt.NDArray[np.float64],
     row_hi: npt.NDArray[np.float64],
     upper: npt.NDArray[np.float64],
-    node_limit: int | None = None,
-) -> tuple[npt.NDArray[np.int64] | None, float | None]:
-    """One HiGHS run over non-negative integer variables: (rounded solution, dual bound)."""
-    options: dict[str, object] = {"mip_rel_gap": 0.0, "presolve": True, "disp": False}
-    if node_limit is not None:
-        options["node_limit"] = node_limit
-    result = milp(
-        objective,
-        integrality=np.ones(len(objective)),
-        bounds=Bounds(np.zeros(len(objective)), upper),
-        constraints=LinearConstraint(rows, row_lo, row_hi),
-        options=options,
-    )
+    node_limit: int = NODE_BUDGET,
+) -> _Run:
+    """One HiGHS run over non-negative integer variables: single thread, fixed seed."""
+    options = {
+        "mip_rel_gap": 0.0,
+        # HiGHS's presolve ignores the time limit and takes seconds on dense models of
+        # hundreds of distinct dates; real series give models far below this size.
+        "presolve": rows.nnz <= PRESOLVE_MAX_NONZEROS,
+        "disp": False,
+        "node_limit": node_limit,
+        "time_limit": TIME_BUDGET_SECONDS,
+        "threads": 1,  # passed to HiGHS verbatim (scipy warns that it does not know it)
+        "random_seed": 0,
+    }
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Unrecognized options", RuntimeWarning)
+        result = milp(
+            objective,
+            integrality=np.ones(len(objective)),
+            bounds=Bounds(np.zeros(len(objective)), upper),
+            constraints=LinearConstraint(rows, row_lo, row_hi),
+            options=options,
+        )
+    limit: Literal["nodes", "time"] | None = None
+    if result.status == 1:
+        nodes = getattr(result, "mip_node_count", None)
+        limit = "nodes" if nodes is not None and nodes >= node_limit else "time"
     if result.x is None:
-        return None, None
+        return _Run(None, None, limit)
     z = np.rint(result.x).astype(np.int64)
     # The data are integers, so feasibility of the rounded point is checked exactly.
     lhs = rows @ z
     if (z < 0).any() or (z > upper).any() or (lhs < row_lo).any() or (lhs > row_hi).any():
         raise RuntimeError("HiGHS returned a point that is not integer-feasible")
     bound = getattr(result, "mip_dual_bound", None)
-    return z, (float(bound) if bound is not None else None)
+    return _Run(z, float(bound) if bound is not None else None, limit)
+
+
+def _proven(value: int, bound: float | None) -> bool:
+    """An integer objective value is optimal when it is at most the ceiling of a dual bound
+    (tolerance-sized float noise on the bound is allowed for)."""
+    if bound is None or not math.isfinite(bound):
+        return False
+    return value <= math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
 
 
 def _minimise(
@@ -261,90 +309,166 @@ def _minimise(
     row_lo: npt.NDArray[np.float64],
     row_hi: npt.NDArray[np.float64],
     upper: npt.NDArray[np.float64],
-) -> npt.NDArray[np.int64]:
-    """Integer ``z`` minimising ``objective @ z`` (integer coefficients), proven optimal.
+    start: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], Literal["nodes", "time"] | None]:
+    """Integer ``z`` minimising ``objective @ z`` (integer coefficients), and which work limit
+    (if any) stopped the proof; ``start`` is a known feasible point.
 
-    A solution is accepted when its exact integer value is at most ``ceil`` of HiGHS's dual
-    bound (every integer point is >= the bound), so no tolerance can pass off a near-optimal
-    point; otherwise the cut ``objective @ z <= value - 1`` is added and HiGHS runs again
-    until the cut makes the problem infeasible, which proves the last value optimal.
+    A solution is accepted as optimal when its exact integer value is at most ``ceil`` of
+    HiGHS's dual bound (every integer point is >= the bound), so no tolerance can pass off a
+    near-optimal point; otherwise the cut ``objective @ z <= value - 1`` is added and HiGHS
+    runs again, until the cut makes the problem infeasible, which proves the last value.
     """
-    best: npt.NDArray[np.int64] | None = None
+    best = start
     c = objective.astype(np.float64)
     all_rows, lo, hi = rows, row_lo, row_hi
     while True:
-        z, bound = _solve(c, all_rows, lo, hi, upper)
-        if z is None:
-            if best is None:
-                raise RuntimeError("HiGHS found no solution of a feasible problem")
-            return best
-        value = int(objective @ z)
-        if bound is not None and math.isfinite(bound):
-            proven_floor = math.ceil(bound - 1e-6 * max(1.0, abs(bound)))
-        else:
-            proven_floor = None
-        if proven_floor is not None and value <= proven_floor:
-            return z
-        best = z
+        run = _solve(c, all_rows, lo, hi, upper)
+        if run.z is not None and int(objective @ run.z) < int(objective @ best):
+            best = run.z
+        if run.limit is not None:
+            return best, run.limit
+        if run.z is None:  # infeasible under the last cut: best is optimal
+            return best, None
+        if _proven(int(objective @ run.z), run.bound):
+            return best, None
         all_rows = vstack([all_rows, csr_array(c[None, :])], format="csr")
         lo = np.concatenate([lo, [-np.inf]])
-        hi = np.concatenate([hi, [float(value - 1)]])
+        hi = np.concatenate([hi, [float(int(objective @ best) - 1)]])
+
+
+def _binding_people(costs: Costs, prior: Costs) -> npt.NDArray[np.int64]:
+    """Rows of ``prior_p + costs_p · y <= M`` that no other row implies (people with the
+    same or a dominated profile add nothing to the max)."""
+    rows = np.hstack([prior[:, None], costs])
+    _, first = np.unique(rows, axis=0, return_index=True)
+    keep = np.sort(first)
+    if len(keep) ** 2 * rows.shape[1] <= 20_000_000:
+        r = rows[keep]
+        covers = np.asarray((r[:, None, :] >= r[None, :, :]).all(axis=2), dtype=bool)  # q ⇒ p
+        np.fill_diagonal(covers, False)
+        keep = keep[~covers.any(axis=0)]
+    return keep
+
+
+def _greedy_counts(
+    table: Costs, classes: list[tuple[int, ...]], sizes: list[int], prior: Costs
+) -> npt.NDArray[np.int64]:
+    """A deterministic feasible choice (the fallback when the solver's safety net trips):
+    each date takes the option with the least (running max, total); then, class by class,
+    the single move v → w that lowers (M, total) most is applied while one exists."""
+    y_by_class: list[npt.NDArray[np.int64]] = []
+    state = prior.copy()
+    for a, ids in enumerate(classes):
+        options = table[list(ids)]
+        sums = options.sum(axis=1)
+        taken = np.zeros(len(ids), dtype=np.int64)
+        for _ in range(sizes[a]):
+            i = int(np.lexsort((sums, (state + options).max(axis=1)))[0])
+            taken[i] += 1
+            state = state + options[i]
+        y_by_class.append(taken)
+    for _ in range(20):
+        moved = False
+        for a, ids in enumerate(classes):
+            taken = y_by_class[a]
+            options = table[list(ids)]
+            change = options[None, :, :] - options[:, None, :]  # [v, w]: v → w
+            after_max = (state + change).max(axis=2)
+            after_sum = change.sum(axis=2)
+            allowed = (taken > 0)[:, None] & ~np.eye(len(ids), dtype=bool)
+            better = allowed & (
+                (after_max < state.max()) | ((after_max == state.max()) & (after_sum < 0))
+            )
+            if better.any():
+                v, w = np.argwhere(better)[
+                    np.lexsort((after_sum[better], after_max[better]))[0]
+                ].tolist()
+                taken[v] -= 1
+                taken[w] += 1
+                state = state + change[v, w]
+                moved = True
+        if not moved:
+            break
+    return np.concatenate(y_by_class)
 
 
 def _exact_rotation(
     table: Costs, classes: list[tuple[int, ...]], sizes: list[int], prior: Costs
-) -> dict[tuple[int, int], int]:
-    """How many dates of each class take each option, with (M, total) exactly optimal.
+) -> tuple[dict[tuple[int, int], int], bool]:
+    """How many dates of each class take each option, with (M, total) exactly optimal, and
+    whether that optimum is proven (False only when the work budget ran out).
 
     Variables ``y[a, v]`` (class a, option v), integer in ``[0, n_a]``, ``Σ_v y[a, v] = n_a``.
     Stage 1 minimises M subject to ``prior_p + Σ cost_p(v)·y <= M``; stage 2 minimises the
     total with M fixed at its optimum; stage 3 (a tie-break that keeps both) minimises the
-    per-occurrence imbalance ``Σ y·(max_p cost_p(v) − min_p cost_p(v))``.
+    per-occurrence imbalance ``Σ y·(max_p cost_p(v) − min_p cost_p(v))``. If the time safety
+    net trips, the deterministic greedy choice is used instead of a time-dependent incumbent.
     """
     pairs = [(a, v) for a, ids in enumerate(classes) for v in ids]
     n = len(pairs)
-    people = table.shape[1]
     var_class = np.array([a for a, _ in pairs], dtype=np.int64)
     costs = table[np.array([v for _, v in pairs], dtype=np.int64)].T  # people × variables
+    totals = costs.sum(axis=0)
     upper_y = np.array([sizes[a] for a, _ in pairs], dtype=np.float64)
     class_size = np.array(sizes, dtype=np.float64)
-    no_lower = np.full(people, -np.inf)
+    binding = _binding_people(costs, prior)
+    b_costs, b_prior = costs[binding], prior[binding]
+    no_lower = np.full(len(binding), -np.inf)
+    fallback = _greedy_counts(table, classes, sizes, prior)
+
+    def counts(y: npt.NDArray[np.int64]) -> dict[tuple[int, int], int]:
+        return {pair: int(k) for pair, k in zip(pairs, y.tolist(), strict=True) if k}
 
     # Stage 1: variables (y, M); class rows Σ y = n_a; person rows cost·y − M <= −prior.
-    class_rows_m = csr_array(
-        (np.ones(n), (var_class, np.arange(n))), shape=(len(classes), n + 1), dtype=np.float64
-    )
-    person_rows_m = csr_array(np.hstack([costs, -np.ones((people, 1), dtype=np.int64)]))
+    with_m = vstack(
+        [
+            csr_array(
+                (np.ones(n), (var_class, np.arange(n))),
+                shape=(len(classes), n + 1),
+                dtype=np.float64,
+            ),
+            csr_array(np.hstack([b_costs, -np.ones((len(binding), 1), dtype=np.int64)])),
+        ],
+        format="csr",
+    ).astype(np.float64)
     objective = np.zeros(n + 1, dtype=np.int64)
     objective[-1] = 1
-    z = _minimise(
+    start = np.append(fallback, int((prior + costs @ fallback).max()))
+    z, limit = _minimise(
         objective,
-        vstack([class_rows_m, person_rows_m.astype(np.float64)], format="csr"),
+        with_m,
         np.concatenate([class_size, no_lower]),
-        np.concatenate([class_size, -prior.astype(np.float64)]),
+        np.concatenate([class_size, -b_prior.astype(np.float64)]),
         np.concatenate([upper_y, [np.inf]]),
+        start,
     )
-    best_max = int((prior + costs @ z[:n]).max())
+    if limit == "time":
+        return counts(fallback), False
+    y = z[:n]
+    best_max = int((prior + costs @ y).max())
 
-    # Stage 2: minimise the total with everyone at most M*.
+    # Stage 2: minimise the total with everyone at most M* (stage 1's point is feasible).
     rows = vstack(
         [
             csr_array((np.ones(n), (var_class, np.arange(n))), shape=(len(classes), n)),
-            csr_array(costs.astype(np.float64)),
+            csr_array(b_costs.astype(np.float64)),
         ],
         format="csr",
     )
     lo = np.concatenate([class_size, no_lower])
-    hi = np.concatenate([class_size, (best_max - prior).astype(np.float64)])
-    totals = costs.sum(axis=0)
-    y = _minimise(totals, rows, lo, hi, upper_y)
+    hi = np.concatenate([class_size, (best_max - b_prior).astype(np.float64)])
+    y, limit2 = _minimise(totals, rows, lo, hi, upper_y, y)
+    if limit2 == "time":
+        return counts(fallback), False
+    proven = limit is None and limit2 is None
     best_total = int(totals @ y)
 
     # Stage 3 (tie-break): least per-occurrence imbalance among (M*, total*) plans. Any
-    # feasible point keeps both optima, so a node budget is enough (and deterministic).
+    # feasible point keeps both optima, so a small node budget is enough.
     imbalance = costs.max(axis=0) - costs.min(axis=0)
     if int(imbalance @ y) > 0:
-        tie, _ = _solve(
+        tie = _solve(
             imbalance.astype(np.float64),
             vstack([rows, csr_array(totals[None, :].astype(np.float64))], format="csr"),
             np.concatenate([lo, [-np.inf]]),
@@ -352,9 +476,9 @@ def _exact_rotation(
             upper_y,
             node_limit=TIE_BREAK_NODES,
         )
-        if tie is not None and int(imbalance @ tie) < int(imbalance @ y):
-            y = tie
-    return {pair: int(k) for pair, k in zip(pairs, y.tolist(), strict=True) if k}
+        if tie.limit != "time" and tie.z is not None and imbalance @ tie.z < imbalance @ y:
+            y = tie.z
+    return counts(y), proven
 
 
 def _spread_key(state: Costs) -> tuple[int, int]:
@@ -465,10 +589,19 @@ def _pick_times(days: Sequence[DayCandidates], choices: list[list[int]]) -> list
     return picked
 
 
-def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -> list[int]:
-    """Choose one start per date (a position into each date's candidates) minimising,
-    exactly and in this order, ``M = max_p (prior_p + Σ burden_p)`` and the total burden,
-    then the tie-breaks of the module docstring.
+@dataclass(frozen=True)
+class Rotation:
+    """One start per date (a position into each date's candidates); ``optimal`` is False
+    only if the solver's work budget ran out before (M, total) was proven optimal."""
+
+    picks: list[int]
+    optimal: bool
+
+
+def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -> Rotation:
+    """Choose one start per date minimising, exactly and in this order,
+    ``M = max_p (prior_p + Σ burden_p)`` and the total burden, then the tie-breaks of the
+    module docstring.
 
     Two people 12 h apart, two dates each offering (180, 120) at 06:00 and (120, 180) at
     19:00: one hard turn each, the earlier time first.
@@ -476,10 +609,10 @@ def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -
     >>> day = DayCandidates(np.array([[180, 120], [120, 180]]), np.array([360, 1140]),
     ...                     np.array([360, 1140]))
     >>> plan_rotation([day, day], [0, 0])
-    [0, 1]
+    Rotation(picks=[0, 1], optimal=True)
     """
     if not days:
-        return []
+        return Rotation([], True)
     people = days[0].costs.shape[0]
     prior_vec = np.asarray(prior, dtype=np.int64).reshape(people)
     options = _Options(people)
@@ -492,15 +625,18 @@ def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -
         day_class.append(class_index.setdefault(found.ids, len(class_index)))
     classes = list(class_index)
     sizes = Counter(day_class)
-    counts = _exact_rotation(table, classes, [sizes[a] for a in range(len(classes))], prior_vec)
+    counts, optimal = _exact_rotation(
+        table, classes, [sizes[a] for a in range(len(classes))], prior_vec
+    )
 
     first_position = [{v: pos[0] for v, pos in found.positions.items()} for found in day_options]
     chosen = _sequence(day_class, counts, table, prior_vec, first_position)
     offered = [frozenset(found.ids) for found in day_options]
     chosen = _improve_by_swaps(chosen, offered, table, prior_vec)
-    return _pick_times(
+    picks = _pick_times(
         days, [found.positions[v] for found, v in zip(day_options, chosen, strict=True)]
     )
+    return Rotation(picks, optimal)
 
 
 # ---------------------------------------------------------------------------------------
@@ -710,30 +846,6 @@ def _fallback_notice(
 # ---------------------------------------------------------------------------------------
 
 
-class _LocalClock:
-    """UTC minute → aware local datetime (and "HH:MM"), memoized per (zone, minute): many
-    participants share a handful of zones."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, int], datetime] = {}
-        self._text: dict[tuple[str, int], str] = {}
-
-    def __call__(self, tz: str, minute: int) -> datetime:
-        key = (tz, minute)
-        found = self._seen.get(key)
-        if found is None:
-            found = self._seen[key] = utc_datetime(minute).astimezone(zone(tz))
-        return found
-
-    def hhmm(self, tz: str, minute: int) -> str:
-        key = (tz, minute)
-        found = self._text.get(key)
-        if found is None:
-            local = self(tz, minute)
-            found = self._text[key] = f"{local.hour:02d}:{local.minute:02d}"
-        return found
-
-
 def _clock_change(tz: str, before: datetime, after: datetime) -> str | None:
     """ "London changed clocks (BST→GMT)" when the zone's offset differs, else None."""
     if before.utcoffset() == after.utcoffset():
@@ -747,7 +859,7 @@ def _local_time_notices(
     previous_start: int | None,
     start: int,
     anchor: str,
-    clock: _LocalClock,
+    clock: LocalClock,
     names: Mapping[str, str] | None,
 ) -> list[str]:
     """One notice per (zone, old time, new time) naming who and why.
@@ -811,7 +923,7 @@ def _occurrences(
             unavailable_dates(q, lo - timedelta(days=1), hi + timedelta(days=2))
             for q in spec.optional
         ]
-    clock = _LocalClock()
+    clock = LocalClock()
     previous = dict(previous_local or {})
     previous_start: int | None = None
     planned: list[PlannedOccurrence] = []
@@ -829,7 +941,9 @@ def _occurrences(
                 )
             )
             if cost < 0:
-                conflicts.append(Conflict(person.id, optional.reason(p - n_required, i) or ""))
+                conflicts.append(
+                    Conflict(person.id, optional.reason(p - n_required, i) or "unavailable")
+                )
         if fixed is not None and fixed.fell_back[i]:
             notices.append(
                 _fallback_notice(cal, fixed, i, spec.required, spec.anchor_timezone, names)
@@ -954,14 +1068,18 @@ def plan_series(
 
     fixed: _FixedChoice | None = None
     columns: list[int] = []
+    optimal = True
     if schedulable and spec.policy == "rotate":
         feasible_cols = [cal.feasible_columns(k) for k in schedulable]
         days = [
             DayCandidates(cal.required.minutes[:, cols], cal.starts[cols], cal.local_minutes[cols])
             for cols in feasible_cols
         ]
-        picks = plan_rotation(days, prior_required)
-        columns = [int(cols[pick]) for cols, pick in zip(feasible_cols, picks, strict=True)]
+        rotation = plan_rotation(days, prior_required)
+        optimal = rotation.optimal
+        columns = [
+            int(cols[pick]) for cols, pick in zip(feasible_cols, rotation.picks, strict=True)
+        ]
     elif schedulable:
         fixed = _plan_fixed(cal, schedulable, prior_required)
         columns = fixed.columns
@@ -989,4 +1107,5 @@ def plan_series(
         burden,
         int((prior_required + planned).max()),
         int(np.sum(planned)),
+        optimal,
     )

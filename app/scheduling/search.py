@@ -24,6 +24,7 @@ import numpy as np
 
 from app.scheduling.burden import burden_matrix, profile_key
 from app.scheduling.clock import (
+    LocalClock,
     Minutes,
     require_aware,
     utc_datetime,
@@ -142,21 +143,6 @@ def _check_unique(people: Sequence[Person]) -> None:
         if person.id in seen:
             raise InvalidInput(("participants",), f"Participant {person.id!r} is listed twice.")
         seen.add(person.id)
-
-
-class _LocalClock:
-    """UTC minute → aware local datetime, memoized per (zone, minute) within one request
-    (hundreds of participants share a handful of zones)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[str, int], datetime] = {}
-
-    def __call__(self, tz: str, minute: int) -> datetime:
-        key = (tz, minute)
-        found = self._seen.get(key)
-        if found is None:
-            found = self._seen[key] = utc_datetime(minute).astimezone(zone(tz))
-        return found
 
 
 def overlap(people: Sequence[Person], start: datetime, end: datetime) -> list[OverlapWindow]:
@@ -285,7 +271,7 @@ def search_slots(
     total = needed[:, feasible].sum(axis=0)
     best = feasible[np.lexsort((starts[feasible], total, worst))[:limit]]
 
-    clock = _LocalClock()
+    clock = LocalClock()
     slots: list[Slot] = []
     for n in best.tolist():
         s = int(starts[n])

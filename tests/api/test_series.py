@@ -155,6 +155,7 @@ def test_plan_previews_without_storing(api: Client, engine: Any) -> None:
     assert r.status_code == 200, r.text
     plan = r.json()
     assert len(plan["occurrences"]) == 8
+    assert plan["optimal"] is True
     _check_plan_feasible_and_consistent(plan, people)
     # New York and Manila both 09–17 are 13 h apart in January: someone always pays, and
     # the rotation shares it: nobody carries more than half the total plus one meeting.

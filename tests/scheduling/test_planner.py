@@ -8,6 +8,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -121,7 +122,7 @@ def test_rotation_takes_turns() -> None:
     turns = np.array([[120, 0, 0], [0, 120, 0], [0, 0, 120]], dtype=np.int64)
     starts = np.array([360, 720, 1080], dtype=np.int64)
     days = [DayCandidates(turns, starts + k * 1440, starts) for k in range(9)]
-    picks = plan_rotation(days, [0, 0, 0])
+    picks = plan_rotation(days, [0, 0, 0]).picks
     running = np.zeros(3, dtype=np.int64)
     for day, pick in zip(days, picks, strict=True):
         running += day.costs[:, pick]
@@ -145,7 +146,7 @@ def test_rotation_order_has_the_least_worst_prefix_spread(seed: int) -> None:
     starts = np.arange(len(options), dtype=np.int64) * 15
     days = [DayCandidates(costs, starts + k * 1440, starts) for k in range(dates)]
     prior = [rng.choice([0, 0, 30]) for _ in range(people)]
-    chosen = [tuple(costs[:, pick].tolist()) for pick in plan_rotation(days, prior)]
+    chosen = [tuple(costs[:, pick].tolist()) for pick in plan_rotation(days, prior).picks]
 
     def worst_spread(order: tuple[tuple[int, ...], ...]) -> int:
         running, worst = np.array(prior), 0
@@ -156,6 +157,30 @@ def test_rotation_order_has_the_least_worst_prefix_spread(seed: int) -> None:
 
     best = min(worst_spread(order) for order in set(itertools.permutations(chosen)))
     assert worst_spread(tuple(chosen)) == best
+
+
+@pytest.mark.slow
+def test_a_pathological_instance_is_bounded_and_flagged() -> None:
+    """52 dates that share no options, 30 people with unrelated costs: min-max with no
+    structure to exploit. The work budget bounds the run and the plan says it is not
+    proven optimal, yet it is a complete, feasible plan."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(10)[None, :]
+    days = []
+    for k in range(52):
+        centre = rng.integers(0, 10, size=(30, 1))
+        slope = rng.integers(20, 60, size=(30, 1))
+        costs = (np.abs(steps - centre) * slope + rng.integers(0, 30, size=(30, 10))).astype(
+            np.int64
+        )
+        starts = np.arange(10, dtype=np.int64) * 15
+        days.append(DayCandidates(costs, starts + k * 1440, starts))
+    began = time.perf_counter()
+    rotation = plan_rotation(days, np.zeros(30, dtype=np.int64))
+    assert time.perf_counter() - began < 30
+    assert rotation.optimal is False
+    assert len(rotation.picks) == 52
+    assert all(0 <= pick < 10 for pick in rotation.picks)
 
 
 # --- DST --------------------------------------------------------------------------------
@@ -199,6 +224,31 @@ def test_local_time_notices_exactly_in_the_dst_mismatch_weeks(policy: str) -> No
     ]
     assert len(noticed[date(2026, 11, 3)]) == 2
     assert "New York changed clocks (EDT→EST) but Manila did not" in noticed[date(2026, 11, 3)][1]
+
+
+def test_fixed_time_in_the_spring_forward_gap_is_read_with_fold_0() -> None:
+    """The fixed time 02:00 New York does not exist on 2026-03-08: read with the offset
+    before the gap it is 07:00Z (03:00 EDT), a start like any other, not a fallback."""
+    person = Person("utc", "UTC", hours("06:00", "09:00", EVERY_DAY), max_stretch_minutes=0)
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            recurrence="FREQ=DAILY",
+            start_date=date(2026, 3, 7),
+            count=3,
+            required=(person,),
+        )
+    )
+    assert [o.start.strftime("%d %H:%M") for o in plan.occurrences] == [
+        "07 07:00",
+        "08 07:00",
+        "09 06:00",
+    ]
+    assert plan.occurrences[1].notices == []
+    assert plan.occurrences[2].notices == [
+        "Local start moves from 07:00 to 06:00 for utc (UTC): the meeting moves from 03:00 "
+        "to 02:00 New York time."
+    ]
 
 
 @pytest.mark.parametrize(

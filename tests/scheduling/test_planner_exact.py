@@ -280,7 +280,7 @@ def test_plan_rotation_on_synthetic_matrices(seed: int) -> None:
         starts = np.arange(width, dtype=np.int64) * 15 + k * 1440
         days.append(DayCandidates(costs, starts, starts % 1440))
     prior = [rng.choice([0, 0, 100, rng.randint(0, 400)]) for _ in range(people)]
-    picks = plan_rotation(days, prior)
+    picks = plan_rotation(days, prior).picks
     sums = np.array(prior) + sum(day.costs[:, c] for day, c in zip(days, picks, strict=True))
     every = itertools.product(*[range(day.costs.shape[1]) for day in days])
     best = min(
