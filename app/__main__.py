@@ -24,19 +24,10 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from app.server import serve
 
     _migrate()
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        proxy_headers=True,
-    )
-    return 0
+    return serve(args.host, args.port, args.workers)
 
 
 def cmd_create_workspace(args: argparse.Namespace) -> int:

@@ -101,11 +101,14 @@ def load(
         schedules.store_plan(session, workspace, series, plan, past)
         out["series"][series.title] = str(series.id)
     # Tokens are stored hashed: a re-run replaces the old links so their URLs can be shown.
-    for model in (Feed, ShareLink):
-        for old in session.exec(select(model).where(model.workspace_id == workspace.id)):
-            if old.revoked_at is None:
-                old.revoked_at = now
-                session.add(old)
+    links: list[Feed | ShareLink] = [
+        *session.exec(select(Feed).where(Feed.workspace_id == workspace.id)),
+        *session.exec(select(ShareLink).where(ShareLink.workspace_id == workspace.id)),
+    ]
+    for old in links:
+        if old.revoked_at is None:
+            old.revoked_at = now
+            session.add(old)
     out["share_pages"] = {}
     for title, series_id in out["series"].items():
         _, token = issue_link(

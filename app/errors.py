@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.scheduling.model import InvalidInput
 
@@ -40,13 +44,78 @@ class AppError(Exception):
         self.headers = dict(headers or {})
 
 
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then names.")
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The envelope of every error response."""
+
+    model_config = ConfigDict(extra="forbid")
+    error: str = Field(description="A machine-readable code, e.g. not_found.")
+    detail: str = Field(description="A sentence a person can act on.")
+    # Left out (never null) except on validation errors.
+    fields: list[FieldError] | SkipJsonSchema[None] = Field(
+        default=None, description="Only on validation errors."
+    )
+
+
+class ValidationErrorBody(ErrorBody):
+    error: Literal["validation_error"]
+    fields: list[FieldError] = Field(min_length=1)
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait, then retry.", "schema": {"type": "integer"}}
+}
+_ERROR_DOCS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("The request is not one this route understands.", {}),
+    401: (
+        "Missing or wrong API key (send 'Authorization: Bearer <api_key>').",
+        {"WWW-Authenticate": {"description": "Bearer realm", "schema": {"type": "string"}}},
+    ),
+    403: ("Not allowed.", {}),
+    404: ("No such object in this workspace (never 403: no existence leak).", {}),
+    409: ("Conflicts with the current state or a concurrent change.", {}),
+    412: ("If-Match names a version that is no longer current.", {}),
+    413: ("The request body is too large.", {}),
+    422: ("The request is invalid; fields says where.", {}),
+    429: ("Too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
+    503: ("The database (or a needed service) is unavailable; retry later.", _RETRY_AFTER),
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` documenting the error envelope for each status."""
+    return {
+        status: {
+            "model": ValidationErrorBody if status == 422 else ErrorBody,
+            "description": _ERROR_DOCS[status][0],
+            **({"headers": _ERROR_DOCS[status][1]} if _ERROR_DOCS[status][1] else {}),
+        }
+        for status in statuses
+    }
+
+
+# Every authenticated route can answer these.
+AUTHENTICATED = error_responses(401, 429, 503)
+
+
 def not_found(what: str) -> AppError:
     return AppError("not_found", f"No {what} with that id in this workspace.", 404)
 
 
+def _where(loc: Sequence[Any]) -> str:
+    """``["body", "working_hours", 0, "start"]`` → ``working_hours.0.start``."""
+    return ".".join(str(p) for p in loc if p != "body") or "body"
+
+
 def invalid(loc: Sequence[str | int], msg: str) -> AppError:
     """A 422 for one field, in the same shape as request validation errors."""
-    return AppError("validation_error", msg, 422, fields=[{"loc": ["body", *loc], "msg": msg}])
+    fields = [{"loc": ["body", *loc], "msg": msg}]
+    return AppError("validation_error", f"{_where(loc)}: {msg}", 422, fields=fields)
 
 
 def _envelope(
@@ -87,31 +156,93 @@ def _validation_message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _field_error(err: Mapping[str, Any]) -> dict[str, Any]:
+# pydantic's types for a body that is missing or not a JSON object at all.
+_NOT_AN_OBJECT = {"missing", "model_attributes_type", "model_type", "dict_type"}
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").partition(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _field_error(err: Mapping[str, Any], content_type: str | None) -> dict[str, Any]:
     loc = _clean_loc(err.get("loc", ()))
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, InvalidInput):
         # Raised inside a model validator: pydantic knows only the model, we know the field.
         return {"loc": [*loc, *_clean_loc(cause.loc)], "msg": cause.msg}
+    if err.get("type") == "json_invalid":
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return {"loc": ["body"], "msg": f"The body is not valid JSON ({cause}{where})."}
+    if loc == ["body"] and err.get("type") in _NOT_AN_OBJECT:
+        # The whole body is wrong: say what to send rather than pydantic's words.
+        if not _is_json(content_type):
+            msg = "Send the body as a JSON object with 'Content-Type: application/json'."
+        elif err.get("type") == "missing":
+            msg = "The body is empty or null; send a JSON object."
+        else:
+            msg = "The body must be a JSON object ({...}), not null, an array, text or a number."
+        return {"loc": loc, "msg": msg}
     return {"loc": loc, "msg": _validation_message(err)}
+
+
+class BodySizeLimit:
+    """ASGI middleware: a body over ``max_bytes`` gets 413 in the envelope before any of it is
+    parsed (a declared Content-Length at once; a streamed body when it passes the limit).
+
+    FastAPI's own ``max_body_size`` answers a declared oversize length in plain text.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> StarletteHTTPException:
+        return StarletteHTTPException(
+            413, f"The request body is over {self.max_bytes} bytes, more than any request needs."
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            exc = self._too_large()
+            await _envelope(_HTTP_CODES[413], exc.detail, 413)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise self._too_large()  # FastAPI re-raises HTTPException; the handler renders it
+            return message
+
+        await self.app(scope, counting_receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _envelope(exc.code, exc.detail, exc.status, exc.fields, exc.headers)
+        fields = exc.fields
+        if exc.status == 422 and not fields:  # the contract: every 422 says where
+            fields = [{"loc": [], "msg": exc.detail}]
+        return _envelope(exc.code, exc.detail, exc.status, fields, exc.headers)
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
         fields: list[Mapping[str, Any]] = [{"loc": ["body", *exc.loc], "msg": exc.msg}]
-        return _envelope("validation_error", exc.msg, 422, fields)
+        return _envelope("validation_error", f"{_where(exc.loc)}: {exc.msg}", 422, fields)
 
     @app.exception_handler(RequestValidationError)
-    async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields: list[Mapping[str, Any]] = [_field_error(e) for e in exc.errors()]
+    async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        content_type = request.headers.get("content-type")
+        fields: list[Mapping[str, Any]] = [_field_error(e, content_type) for e in exc.errors()]
         first = fields[0] if fields else {"loc": [], "msg": "Invalid request."}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-        detail = f"{where}: {first['msg']}"
+        detail = f"{_where(first['loc'])}: {first['msg']}"
         if len(fields) > 1:
             detail += f" (and {len(fields) - 1} more problem(s), see fields)"
         return _envelope("validation_error", detail, 422, fields)
@@ -120,6 +251,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words for a body that is not UTF-8 or nests too deeply to decode.
+            detail = "The body cannot be read as JSON: send UTF-8, nested under a thousand levels."
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this path; see /docs for the API."
         if exc.status_code == 405:

@@ -18,10 +18,10 @@ from app.api import (
     shares,
     workspaces,
 )
-from app.db.engine import make_engine
+from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
-from app.errors import install_error_handlers
+from app.errors import AUTHENTICATED, BodySizeLimit, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
 from app.feeds.routes import FeedCaches
 from app.observability import RequestMetrics, configure_logging
@@ -29,6 +29,10 @@ from app.ratelimit import AuthFailures, PublicLinks, TokenBuckets
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
+
+# Far above any real request (a series with 200 members is ~20 kB); bounds what one request
+# makes the server buffer and parse.
+MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,6 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    # Requests using the database at once, per process: no more than the pool holds.
+    app.state.connection_slots = ConnectionSlots(
+        settings.database_pool_size, settings.database_connect_timeout
+    )
     app.state.head_revision = head_revision(settings.database_url)
     app.state.known_revisions = known_revisions(settings.database_url)
     app.state.clock = utcnow  # tests replace it to travel in time
@@ -75,10 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         occurrences,
         feeds,
         feed_routes,
-        shares,
-        share_routes,
     ):
         app.include_router(module.router)
+    app.include_router(shares.router, responses={**AUTHENTICATED, **error_responses(404, 422)})
+    app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(RequestMetrics)
     return app

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, SQLModel, select
 
 from app.db.accounts import hash_secret
-from app.db.engine import session_scope
+from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
-from app.errors import AppError, not_found
+from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
 from app.settings import Settings
 
 
@@ -21,7 +22,27 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def database_slot(request: Request) -> AsyncIterator[None]:
+    """Admission to the database (app.db.engine.ConnectionSlots), released as soon as the
+    route function returns; 503 when no slot comes free in time."""
+    slots: ConnectionSlots = request.app.state.connection_slots
+    if not await slots.acquire():
+        raise AppError(
+            "database_unavailable",
+            "The database is not answering fast enough right now; retry in a few seconds.",
+            503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+DatabaseSlot = Depends(database_slot, scope="function")
+
+
+def get_session(request: Request, _: Annotated[None, DatabaseSlot]) -> Iterator[Session]:
     # scope="function" below: commit happens before the response is sent, so a 2xx
     # always means the write is durable.
     yield from session_scope(request.app.state.engine)
@@ -37,17 +58,22 @@ def _unauthorized(detail: str) -> AppError:
     )
 
 
+# Declares the scheme in OpenAPI; the messages below tell a missing key from a wrong scheme.
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="ApiKey", description="An API key of your workspace."
+)
+
+
 def get_workspace(
     session: SessionDep,
     request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Workspace:
-    if not authorization:
-        raise _unauthorized("Send your API key as 'Authorization: Bearer <api_key>'.")
-    scheme, _, key = authorization.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    if credentials is None:
+        if not request.headers.get("authorization"):
+            raise _unauthorized("Send your API key as 'Authorization: Bearer <api_key>'.")
         raise _unauthorized("Use the Bearer scheme: 'Authorization: Bearer <api_key>'.")
+    key = credentials.credentials
     limiter = getattr(request.app.state, "auth_failures", None)
     client = request.client.host if request.client else "unknown"
     if limiter is not None:

@@ -15,16 +15,23 @@ from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.links import issue_link, link_urls
 from app.db.models import Feed, Participant, Party, Series
 from app.db.types import utcnow
-from app.errors import invalid, not_found
+from app.errors import AUTHENTICATED, error_responses, invalid, not_found
 
-router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
+router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses=AUTHENTICATED)
 
 Scope = Literal["participant", "party", "series", "workspace"]
 TARGETS: dict[str, type[SQLModel]] = {"participant": Participant, "party": Party, "series": Series}
 
 
 class FeedCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"scope": "participant", "target_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}
+            ]
+        },
+    )
     scope: Scope
     target_id: uuid.UUID | None = None
 
@@ -53,7 +60,9 @@ class FeedPublic(BaseModel):
     created_at: datetime
 
 
-@router.post("", status_code=201, response_model=FeedCreated)
+@router.post(
+    "", status_code=201, response_model=FeedCreated, responses=error_responses(400, 413, 422)
+)
 def create(
     body: FeedCreate, workspace: WorkspaceDep, session: SessionDep, settings: SettingsDep
 ) -> FeedCreated:
@@ -78,7 +87,7 @@ def create(
     )
 
 
-@router.get("", response_model=Page[FeedPublic])
+@router.get("", response_model=Page[FeedPublic], responses=error_responses(422))
 def list_(
     workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[FeedPublic]:
@@ -89,7 +98,7 @@ def list_(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.delete("/{feed_id}", status_code=204)
+@router.delete("/{feed_id}", status_code=204, responses=error_responses(404, 422))
 def revoke(
     feed_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
 ) -> Response:

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-from app.scheduling.model import InvalidInput, parse_working_hours, validate_timezone
+from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
 
 # C0, C1, Unicode line breaks, and bidi overrides (which can disguise a name on screen).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROLS_BUT_NEWLINES = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_BUT_NEWLINES = re.compile(f"[{_CONTROLS_BUT_NEWLINES}]")
 
 
 def _single_line(value: str) -> str:
@@ -30,20 +40,99 @@ def _multi_line(value: str) -> str:
     return value
 
 
-Name = Annotated[str, StringConstraints(max_length=200), AfterValidator(_single_line)]
-ShortText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_multi_line)]
-LongText = Annotated[str, StringConstraints(max_length=5000), AfterValidator(_multi_line)]
-Location = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_single_line)]
+# The same rules as JSON Schema, so OpenAPI tells clients (and fuzzers) what is accepted.
+_SINGLE_LINE = rf"^[^{_CONTROLS}]*[^{_CONTROLS}\s][^{_CONTROLS}]*$"
+_MULTI_LINE = rf"^[^{_CONTROLS_BUT_NEWLINES}]*$"
+
+
+def _text_schema(max_length: int, pattern: str, description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "maxLength": max_length, "pattern": pattern, "description": description}
+    )
+
+
+Name = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(_single_line),
+    _text_schema(200, _SINGLE_LINE, "One line, not blank; no control characters."),
+]
+ShortText = Annotated[
+    str,
+    StringConstraints(max_length=500),
+    AfterValidator(_multi_line),
+    _text_schema(500, _MULTI_LINE, "Text; newlines and tabs allowed."),
+]
+LongText = Annotated[
+    str,
+    StringConstraints(max_length=5000),
+    AfterValidator(_multi_line),
+    _text_schema(5000, _MULTI_LINE, "Text; newlines and tabs allowed."),
+]
+Location = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(_single_line),
+    _text_schema(2000, _SINGLE_LINE, "A place or conference URL, on one line."),
+]
 SlackId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z0-9]{2,32}$"),
     Field(description="A Slack id such as U024BE7LH or T0001."),
 ]
+_EMAIL_PART = r"[^@\s<>\"\x00-\x1f\x7f]+"
 Email = Annotated[
     str,
-    StringConstraints(max_length=320, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"),
+    StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"),
     Field(description="An e-mail address."),
 ]
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _rfc3339(value: Any) -> Any:
+    # pydantic alone would read 0.5 or "1700000000" as seconds since 1970.
+    if isinstance(value, datetime) or (isinstance(value, str) and _RFC3339.match(value)):
+        return value
+    raise ValueError("Give a time in RFC 3339 with an offset, e.g. 2026-11-24T14:00:00Z.")
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("Give a date as YYYY-MM-DD, e.g. 2026-11-24.")
+
+
+# Instants and dates a meeting can have; the far ends of datetime overflow in date arithmetic.
+SERVICE_YEARS = range(1900, 3000)
+
+
+def _service_time(value: datetime) -> datetime:
+    if value.year not in SERVICE_YEARS:
+        first, last = SERVICE_YEARS[0], SERVICE_YEARS[-1]
+        raise ValueError(f"Give a time between {first} and {last}, e.g. 2026-11-24T14:00:00Z.")
+    return value
+
+
+def _service_date(value: date) -> date:
+    if value.year not in SERVICE_YEARS:
+        raise ValueError(f"Give a date between {SERVICE_YEARS[0]} and {SERVICE_YEARS[-1]}.")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    # pydantic alone would take true as 1, 60.0 as 60 and "60" as 60.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError("Give a whole number (a JSON integer), not text, a fraction or true/false.")
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_service_time)]
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_service_date)]
+Whole = BeforeValidator(_whole_number)
+Flag = Annotated[bool, Field(strict=True)]
 
 
 def _timezone(value: Any) -> str:
@@ -66,14 +155,36 @@ def _working_hours(value: Any) -> list[dict[str, Any]]:
     return [w.to_json() for w in parse_working_hours(value, loc=())]
 
 
+_HHMM = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+WORKING_WINDOW_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["days", "start", "end"],
+    "properties": {
+        "days": {"type": "array", "minItems": 1, "items": {"enum": list(WEEKDAYS)}},
+        "start": {"type": "string", "pattern": _HHMM, "description": "Local HH:MM."},
+        "end": {
+            "type": "string",
+            "pattern": f"{_HHMM}|^24:00$",
+            "description": "Local HH:MM or 24:00; at or before start runs past midnight. "
+            "Not equal to start.",
+        },
+    },
+}
 WorkingHoursJSON = Annotated[
     list[dict[str, Any]],
     BeforeValidator(_working_hours),
-    Field(
-        description="Weekly windows in local time; end at or before start runs past midnight.",
-        examples=[
-            [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
-        ],
+    WithJsonSchema(
+        {
+            "type": "array",
+            "maxItems": 100,
+            "items": WORKING_WINDOW_SCHEMA,
+            "description": "Weekly windows in local time; overlapping windows merge; [] means "
+            "never working.",
+            "examples": [
+                [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+            ],
+        }
     ),
 ]
 

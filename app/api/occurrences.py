@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from app.api.deps import SessionDep, WorkspaceDep, load_owned
+from app.api.fields import Instant
 from app.api.series import OccurrenceOut, now_of, occurrence_out
 from app.db import schedules
 from app.db.models import Occurrence, Series
 from app.db.types import utcnow
-from app.errors import AppError, invalid
+from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes
 
-router = APIRouter(prefix="/v1/occurrences", tags=["series"])
+router = APIRouter(prefix="/v1/occurrences", tags=["series"], responses=AUTHENTICATED)
 
 
 class OccurrenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: AwareDatetime | None = None
+    start: Instant | None = None
     status: Literal["scheduled", "cancelled"] | None = None
 
     @model_validator(mode="after")
@@ -38,7 +39,11 @@ def _etag(occ: Occurrence) -> str:
     return f'W/"{occ.id}-{occ.sequence}"'
 
 
-@router.patch("/{occurrence_id}", response_model=OccurrenceOut)
+@router.patch(
+    "/{occurrence_id}",
+    response_model=OccurrenceOut,
+    responses=error_responses(400, 404, 409, 412, 413, 422),
+)
 def update(
     occurrence_id: uuid.UUID,
     body: OccurrenceUpdate,
@@ -61,13 +66,15 @@ def update(
     if occ.start < now:
         raise AppError("conflict", "This occurrence has already started; it cannot change.", 409)
     changed = False
-    if body.start is not None and body.start != occ.start:
-        if body.start < now:
+    # Stored and answered in UTC, whatever offset the client wrote.
+    start = body.start.astimezone(UTC) if body.start is not None else None
+    if start is not None and start != occ.start:
+        if start < now:
             raise invalid(("start",), "The new start is in the past; pick a future time.")
         burden: dict[str, int] = {}
         for member in ctx.members:
             person = ctx.people[member.participant_id]
-            result = burden_minutes(person, body.start, series.duration_minutes)
+            result = burden_minutes(person, start, series.duration_minutes)
             if result.minutes is None:
                 if member.required:
                     raise invalid(
@@ -77,8 +84,8 @@ def update(
                     )
                 continue
             burden[str(member.participant_id)] = result.minutes
-        occ.start = body.start
-        occ.end = body.start + timedelta(minutes=series.duration_minutes)
+        occ.start = start
+        occ.end = start + timedelta(minutes=series.duration_minutes)
         occ.burden = burden
         occ.notices = (
             [*occ.notices, "moved by hand"] if "moved by hand" not in occ.notices else occ.notices

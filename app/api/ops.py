@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -9,8 +11,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from app.api.deps import DatabaseSlot
 from app.db.migrate import current_revision
-from app.errors import RETRY_AFTER_SECONDS, AppError
+from app.errors import RETRY_AFTER_SECONDS, AppError, error_responses
 
 router = APIRouter(tags=["operations"])
 
@@ -31,8 +34,8 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"description": "Not ready"}})
-def readyz(request: Request) -> Ready:
+@router.get("/readyz", response_model=Ready, responses=error_responses(503))
+def readyz(request: Request, _: Annotated[None, DatabaseSlot]) -> Ready:
     """The database answers and its schema is at the newest migration."""
     engine = request.app.state.engine
     try:

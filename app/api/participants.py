@@ -13,6 +13,7 @@ from sqlmodel import delete as delete_rows
 
 from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
 from app.api.fields import (
+    Day,
     Email,
     HolidayCountry,
     HolidaySubdivision,
@@ -20,6 +21,7 @@ from app.api.fields import (
     ShortText,
     SlackId,
     TimezoneName,
+    Whole,
     WorkingHoursJSON,
     apply_calendar_change,
     check_holiday_calendar,
@@ -28,17 +30,31 @@ from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import touch
 from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
 from app.db.people import effective
-from app.errors import AppError, invalid, not_found
+from app.errors import AUTHENTICATED, AppError, error_responses, invalid, not_found
 from app.scheduling.model import InvalidInput
 
-router = APIRouter(prefix="/v1/participants", tags=["participants"])
+router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=AUTHENTICATED)
 
-StretchMinutes = Annotated[int, Field(ge=0, le=720, description="0–720 minutes")]
+StretchMinutes = Annotated[int, Whole, Field(ge=0, le=720, description="0–720 minutes")]
 MAX_TIME_OFF_DAYS = 731
 
 
 class ParticipantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Maria Santos",
+                    "email": "maria@oabpo.example",
+                    "party_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                    "timezone": "Asia/Manila",
+                    "max_stretch_minutes": 180,
+                    "slack_user_id": "U024BE7LH",
+                }
+            ]
+        },
+    )
     name: Name
     party_id: uuid.UUID
     email: Email | None = None
@@ -88,9 +104,14 @@ class ParticipantPublic(BaseModel):
 
 
 class TimeOffCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    start_date: date
-    end_date: date
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"start_date": "2026-12-24", "end_date": "2026-12-26", "note": "Holidays"}]
+        },
+    )
+    start_date: Day
+    end_date: Day
     note: ShortText | None = None
 
     @model_validator(mode="after")
@@ -150,7 +171,12 @@ def _slack_user_free(
         )
 
 
-@router.post("", status_code=201, response_model=ParticipantPublic)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ParticipantPublic,
+    responses=error_responses(400, 409, 413, 422),
+)
 def create(
     body: ParticipantCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> ParticipantPublic:
@@ -162,7 +188,7 @@ def create(
     return public_participant(participant, party, response)
 
 
-@router.get("", response_model=Page[ParticipantPublic])
+@router.get("", response_model=Page[ParticipantPublic], responses=error_responses(422))
 def list_(
     workspace: WorkspaceDep,
     session: SessionDep,
@@ -181,7 +207,9 @@ def list_(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{participant_id}", response_model=ParticipantPublic)
+@router.get(
+    "/{participant_id}", response_model=ParticipantPublic, responses=error_responses(404, 422)
+)
 def read(
     participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> ParticipantPublic:
@@ -191,7 +219,11 @@ def read(
     return public_participant(participant, party, response)
 
 
-@router.patch("/{participant_id}", response_model=ParticipantPublic)
+@router.patch(
+    "/{participant_id}",
+    response_model=ParticipantPublic,
+    responses=error_responses(400, 404, 409, 412, 413, 422),
+)
 def update(
     participant_id: uuid.UUID,
     body: ParticipantUpdate,
@@ -215,7 +247,7 @@ def update(
     return public_participant(participant, party, response)
 
 
-@router.delete("/{participant_id}", status_code=204)
+@router.delete("/{participant_id}", status_code=204, responses=error_responses(404, 409, 422))
 def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     participant = load_owned(session, Participant, participant_id, workspace, "participant")
     in_series = session.exec(
@@ -236,7 +268,12 @@ def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionD
     return Response(status_code=204)
 
 
-@router.post("/{participant_id}/time-off", status_code=201, response_model=TimeOffPublic)
+@router.post(
+    "/{participant_id}/time-off",
+    status_code=201,
+    response_model=TimeOffPublic,
+    responses=error_responses(400, 404, 413, 422),
+)
 def add_time_off(
     participant_id: uuid.UUID, body: TimeOffCreate, workspace: WorkspaceDep, session: SessionDep
 ) -> TimeOffPublic:
@@ -247,7 +284,11 @@ def add_time_off(
     return TimeOffPublic.model_validate(off, from_attributes=True)
 
 
-@router.get("/{participant_id}/time-off", response_model=Page[TimeOffPublic])
+@router.get(
+    "/{participant_id}/time-off",
+    response_model=Page[TimeOffPublic],
+    responses=error_responses(404, 422),
+)
 def list_time_off(
     participant_id: uuid.UUID,
     workspace: WorkspaceDep,
@@ -262,7 +303,11 @@ def list_time_off(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.delete("/{participant_id}/time-off/{time_off_id}", status_code=204)
+@router.delete(
+    "/{participant_id}/time-off/{time_off_id}",
+    status_code=204,
+    responses=error_responses(404, 422),
+)
 def delete_time_off(
     participant_id: uuid.UUID, time_off_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep
 ) -> Response:

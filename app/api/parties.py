@@ -23,15 +23,35 @@ from app.api.fields import (
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import touch
 from app.db.models import Participant, Party
-from app.errors import AppError, invalid
+from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 
-router = APIRouter(prefix="/v1/parties", tags=["parties"])
+router = APIRouter(prefix="/v1/parties", tags=["parties"], responses=AUTHENTICATED)
 
 Role = Literal["client", "vendor", "partner"]
 
 
 class PartyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "OABPO Manila",
+                    "role": "vendor",
+                    "timezone": "Asia/Manila",
+                    "working_hours": [
+                        {
+                            "days": ["sun", "mon", "tue", "wed", "thu"],
+                            "start": "21:00",
+                            "end": "06:00",
+                        }
+                    ],
+                    "holiday_country": "PH",
+                    "holiday_subdivision": None,
+                }
+            ]
+        },
+    )
     name: Name
     role: Role
     timezone: TimezoneName
@@ -73,7 +93,9 @@ def _public(party: Party, response: Response | None = None) -> PartyPublic:
     return PartyPublic.model_validate(party, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=PartyPublic)
+@router.post(
+    "", status_code=201, response_model=PartyPublic, responses=error_responses(400, 413, 422)
+)
 def create(
     body: PartyCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> PartyPublic:
@@ -83,7 +105,7 @@ def create(
     return _public(party, response)
 
 
-@router.get("", response_model=Page[PartyPublic])
+@router.get("", response_model=Page[PartyPublic], responses=error_responses(422))
 def list_(
     workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[PartyPublic]:
@@ -92,14 +114,16 @@ def list_(
     return Page(items=[_public(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{party_id}", response_model=PartyPublic)
+@router.get("/{party_id}", response_model=PartyPublic, responses=error_responses(404, 422))
 def read(
     party_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> PartyPublic:
     return _public(load_owned(session, Party, party_id, workspace, "party"), response)
 
 
-@router.patch("/{party_id}", response_model=PartyPublic)
+@router.patch(
+    "/{party_id}", response_model=PartyPublic, responses=error_responses(400, 404, 412, 413, 422)
+)
 def update(
     party_id: uuid.UUID,
     body: PartyUpdate,
@@ -120,7 +144,7 @@ def update(
     return _public(party, response)
 
 
-@router.delete("/{party_id}", status_code=204)
+@router.delete("/{party_id}", status_code=204, responses=error_responses(404, 409, 422))
 def delete(party_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     party = load_owned(session, Party, party_id, workspace, "party")
     members = session.exec(select(Participant.id).where(Participant.party_id == party.id)).first()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app.api.deps import SessionDep, WorkspaceDep
+from app.api.fields import Instant, Whole
 from app.db.models import Workspace
 from app.db.people import load_people
-from app.errors import invalid
+from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import Person
 from app.scheduling.search import (
     MAX_PARTICIPANTS,
@@ -22,7 +23,7 @@ from app.scheduling.search import (
     search_slots,
 )
 
-router = APIRouter(prefix="/v1", tags=["scheduling"])
+router = APIRouter(prefix="/v1", tags=["scheduling"], responses=AUTHENTICATED)
 
 
 def _people(
@@ -65,13 +66,20 @@ def _id_list(raw: str) -> list[uuid.UUID]:
     return ids
 
 
-@router.get("/overlap", response_model=OverlapOut)
+@router.get("/overlap", response_model=OverlapOut, responses=error_responses(422))
 def get_overlap(
     workspace: WorkspaceDep,
     session: SessionDep,
-    participant_ids: Annotated[str, Query(max_length=8000, description="Comma-separated ids")],
-    start: Annotated[AwareDatetime, Query()],
-    end: Annotated[AwareDatetime, Query()],
+    participant_ids: Annotated[
+        str,
+        Query(
+            max_length=8000,
+            description="Comma-separated ids",
+            examples=["3fa85f64-5717-4562-b3fc-2c963f66afa6,9b2e6c1a-0d4f-4e8a-9c7b-5a1d2e3f4a5b"],
+        ),
+    ],
+    start: Annotated[Instant, Query(examples=["2026-11-02T00:00:00Z"])],
+    end: Annotated[Instant, Query(examples=["2026-11-09T00:00:00Z"])],
 ) -> OverlapOut:
     """When every listed person is inside working hours and available, in [start, end)."""
     ids = _id_list(participant_ids)
@@ -94,14 +102,29 @@ def get_overlap(
 
 
 class SlotSearch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "participant_ids": ["3fa85f64-5717-4562-b3fc-2c963f66afa6"],
+                    "optional_participant_ids": [],
+                    "duration_minutes": 60,
+                    "start": "2026-11-02T00:00:00Z",
+                    "end": "2026-11-09T00:00:00Z",
+                    "step_minutes": 15,
+                    "limit": 10,
+                }
+            ]
+        },
+    )
     participant_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
     optional_participant_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_PARTICIPANTS)] = []
-    duration_minutes: Annotated[int, Field(ge=1, le=1440, description="1 to 1440 minutes")]
-    start: AwareDatetime
-    end: AwareDatetime
-    step_minutes: Annotated[int, Field(description="5, 10, 15, 30 or 60")] = 15
-    limit: Annotated[int, Field(ge=1, le=200)] = 10
+    duration_minutes: Annotated[int, Whole, Field(ge=1, le=1440, description="1 to 1440 minutes")]
+    start: Instant
+    end: Instant
+    step_minutes: Annotated[Literal[5, 10, 15, 30, 60], Whole] = 15
+    limit: Annotated[int, Whole, Field(ge=1, le=200)] = 10
 
 
 class SlotParticipant(BaseModel):
@@ -132,7 +155,7 @@ class SearchOut(BaseModel):
     slots: list[SlotOut]
 
 
-@router.post("/slots/search", response_model=SearchOut)
+@router.post("/slots/search", response_model=SearchOut, responses=error_responses(400, 413, 422))
 def post_search(body: SlotSearch, workspace: WorkspaceDep, session: SessionDep) -> SearchOut:
     """Feasible slots ranked by (max burden, total burden, start) over required people."""
     everyone = [*body.participant_ids, *body.optional_participant_ids]

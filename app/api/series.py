@@ -11,27 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
 from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
-from app.api.fields import Location, LongText, Name, TimezoneName
+from app.api.fields import Day, Flag, Instant, Location, LongText, Name, TimezoneName, Whole
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db import schedules
 from app.db.changes import touch
 from app.db.models import Feed, Occurrence, Series, SeriesParticipant, ShareLink, Workspace
 from app.db.people import load_people
 from app.db.types import utcnow
-from app.errors import AppError, invalid
+from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import InvalidInput, zone
 from app.scheduling.planner import Plan
 from app.scheduling.recurrence import parse_recurrence, series_dates
 
-router = APIRouter(prefix="/v1/series", tags=["series"])
+router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
 MAX_PARTICIPANTS = 200
 MAX_YEARS = 10
 
 Policy = Literal["rotate", "fixed"]
-Step = Literal[5, 10, 15, 30, 60]
-Duration = Annotated[int, Field(ge=5, le=1440, description="Minutes, 5 to 1440.")]
-Count = Annotated[int, Field(ge=1, le=520, description="Number of occurrences, 1 to 520.")]
+Step = Annotated[Literal[5, 10, 15, 30, 60], Whole]
+Duration = Annotated[int, Whole, Field(ge=5, le=1440, description="Minutes, 5 to 1440.")]
+Count = Annotated[int, Whole, Field(ge=1, le=520, description="Number of occurrences, 1 to 520.")]
 Recurrence = Annotated[
     str,
     Field(
@@ -46,21 +46,49 @@ Recurrence = Annotated[
 class SeriesMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
     participant_id: uuid.UUID
-    required: bool = True
+    required: Flag = True
 
 
 Members = Annotated[list[SeriesMember], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
 
 
 class SeriesCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Weekly operations review",
+                    "description": "KPIs, escalations, staffing",
+                    "duration_minutes": 60,
+                    "recurrence": "FREQ=WEEKLY;BYDAY=TU",
+                    "start_date": "2026-11-24",
+                    "count": 26,
+                    "anchor_timezone": "America/New_York",
+                    "policy": "rotate",
+                    "step_minutes": 15,
+                    "location": "https://meet.example.com/ops-review",
+                    "participants": [
+                        {
+                            "participant_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+                            "required": True,
+                        },
+                        {
+                            "participant_id": "9b2e6c1a-0d4f-4e8a-9c7b-5a1d2e3f4a5b",
+                            "required": True,
+                        },
+                    ],
+                }
+            ]
+        },
+    )
     title: Name
     description: LongText | None = None
     duration_minutes: Duration
     recurrence: Recurrence
-    start_date: date
+    start_date: Day
     count: Count | None = None
-    until: date | None = None
+    until: Day | None = None
     anchor_timezone: TimezoneName
     policy: Policy = "rotate"
     step_minutes: Step = 15
@@ -79,9 +107,9 @@ class SeriesUpdate(BaseModel):
     description: LongText | None = None
     duration_minutes: Duration | None = None
     recurrence: Recurrence | None = None
-    start_date: date | None = None
+    start_date: Day | None = None
     count: Count | None = None
-    until: date | None = None
+    until: Day | None = None
     anchor_timezone: TimezoneName | None = None
     policy: Policy | None = None
     step_minutes: Step | None = None
@@ -165,7 +193,9 @@ def now_of(request: Request) -> datetime:
     return value
 
 
-@router.post("", status_code=201, response_model=SeriesPublic)
+@router.post(
+    "", status_code=201, response_model=SeriesPublic, responses=error_responses(400, 413, 422)
+)
 def create(
     body: SeriesCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> SeriesPublic:
@@ -176,7 +206,7 @@ def create(
     return _public(session, series, response)
 
 
-@router.get("", response_model=Page[SeriesPublic])
+@router.get("", response_model=Page[SeriesPublic], responses=error_responses(422))
 def list_(
     workspace: WorkspaceDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
 ) -> Page[SeriesPublic]:
@@ -185,14 +215,16 @@ def list_(
     return Page(items=[_public(session, r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{series_id}", response_model=SeriesPublic)
+@router.get("/{series_id}", response_model=SeriesPublic, responses=error_responses(404, 422))
 def read(
     series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> SeriesPublic:
     return _public(session, load_owned(session, Series, series_id, workspace, "series"), response)
 
 
-@router.patch("/{series_id}", response_model=SeriesPublic)
+@router.patch(
+    "/{series_id}", response_model=SeriesPublic, responses=error_responses(400, 404, 412, 413, 422)
+)
 def update(
     series_id: uuid.UUID,
     body: SeriesUpdate,
@@ -236,7 +268,7 @@ def update(
     return _public(session, series, response)
 
 
-@router.delete("/{series_id}", status_code=204)
+@router.delete("/{series_id}", status_code=204, responses=error_responses(404, 422))
 def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     """Delete the series, its occurrences and share links; its feeds are revoked."""
     series = load_owned(session, Series, series_id, workspace, "series")
@@ -310,6 +342,11 @@ class PlanOut(BaseModel):
     party_burden: list[PartyBurdenOut]
     max_burden_minutes: int
     total_burden_minutes: int
+    optimal: bool = Field(
+        description="True when (max, total) burden is proven optimal; False only if the "
+        "solver's work budget ran out on an unusually hard series (the plan is still "
+        "complete and feasible)."
+    )
 
 
 def plan_out(
@@ -361,10 +398,11 @@ def plan_out(
         ],
         max_burden_minutes=plan.max_burden_minutes,
         total_burden_minutes=plan.total_burden_minutes,
+        optimal=plan.optimal,
     )
 
 
-@router.post("/{series_id}/plan", response_model=PlanOut)
+@router.post("/{series_id}/plan", response_model=PlanOut, responses=error_responses(404, 422))
 def plan(
     series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
 ) -> PlanOut:
@@ -376,7 +414,9 @@ def plan(
     return plan_out(ctx, result)
 
 
-@router.post("/{series_id}/schedule", response_model=PlanOut)
+@router.post(
+    "/{series_id}/schedule", response_model=PlanOut, responses=error_responses(404, 409, 422)
+)
 def schedule(
     series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
 ) -> PlanOut:
@@ -434,26 +474,22 @@ def occurrence_out(occ: Occurrence, ctx: schedules.SeriesContext) -> OccurrenceO
 Status = Literal["scheduled", "cancelled"]
 
 
-@router.get("/{series_id}/occurrences", response_model=Page[OccurrenceOut])
+@router.get(
+    "/{series_id}/occurrences",
+    response_model=Page[OccurrenceOut],
+    responses=error_responses(404, 422),
+)
 def occurrences(
     series_id: uuid.UUID,
     workspace: WorkspaceDep,
     session: SessionDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[OccurrenceOut]:
     series = load_owned(session, Series, series_id, workspace, "series")
-    for name, value in (("from", from_), ("to", to)):
-        if value is not None and value.tzinfo is None:
-            raise AppError(
-                "validation_error",
-                f"{name} needs an offset, e.g. 2026-11-24T00:00:00Z.",
-                422,
-                fields=[{"loc": ["query", name], "msg": "Give a time with an offset."}],
-            )
     stmt = select(Occurrence).where(Occurrence.series_id == series.id)
     if from_ is not None:
         stmt = stmt.where(col(Occurrence.end) > from_)
@@ -490,7 +526,7 @@ class BalanceOut(BaseModel):
     parties: list[PartyLedger]
 
 
-@router.get("/{series_id}/balance", response_model=BalanceOut)
+@router.get("/{series_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
 def balance(
     series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
 ) -> BalanceOut:

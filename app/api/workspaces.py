@@ -17,7 +17,7 @@ from app.db.accounts import create_workspace, issue_api_key
 from app.db.changes import touch
 from app.db.models import ApiKey, Workspace
 from app.db.types import utcnow
-from app.errors import AppError, not_found
+from app.errors import AUTHENTICATED, AppError, error_responses, not_found
 
 router = APIRouter(prefix="/v1", tags=["workspaces"])
 
@@ -58,7 +58,12 @@ def _public(ws: Workspace) -> WorkspacePublic:
     return WorkspacePublic.model_validate(ws, from_attributes=True)
 
 
-@router.post("/workspaces", status_code=201, response_model=WorkspaceCreated)
+@router.post(
+    "/workspaces",
+    status_code=201,
+    response_model=WorkspaceCreated,
+    responses=error_responses(400, 403, 413, 422, 503),
+)
 def create(
     body: WorkspaceCreate,
     session: SessionDep,
@@ -79,13 +84,17 @@ def create(
     return WorkspaceCreated(id=workspace.id, name=workspace.name, api_key=key)
 
 
-@router.get("/workspace", response_model=WorkspacePublic)
+@router.get("/workspace", response_model=WorkspacePublic, responses=AUTHENTICATED)
 def read(workspace: WorkspaceDep, response: Response) -> WorkspacePublic:
     response.headers["ETag"] = etag_of(workspace)
     return _public(workspace)
 
 
-@router.patch("/workspace", response_model=WorkspacePublic)
+@router.patch(
+    "/workspace",
+    response_model=WorkspacePublic,
+    responses={**AUTHENTICATED, **error_responses(400, 409, 412, 413, 422)},
+)
 def update(
     body: WorkspaceUpdate,
     workspace: WorkspaceDep,
@@ -120,14 +129,20 @@ def update(
     return _public(workspace)
 
 
-@router.post("/workspace/api-keys", status_code=201, response_model=ApiKeyCreated)
+@router.post(
+    "/workspace/api-keys", status_code=201, response_model=ApiKeyCreated, responses=AUTHENTICATED
+)
 def create_key(workspace: WorkspaceDep, session: SessionDep) -> ApiKeyCreated:
     """A new API key for this workspace; the key is shown only in this response."""
     row, key = issue_api_key(session, workspace)
     return ApiKeyCreated(id=row.id, api_key=key, prefix=row.prefix, created_at=row.created_at)
 
 
-@router.delete("/workspace/api-keys/{key_id}", status_code=204)
+@router.delete(
+    "/workspace/api-keys/{key_id}",
+    status_code=204,
+    responses={**AUTHENTICATED, **error_responses(404, 422)},
+)
 def revoke_key(key_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     """Revoke a key at once. Revoking the key you are using is allowed."""
     row = session.get(ApiKey, key_id)

@@ -25,6 +25,8 @@ def _bump_content_version(session: Session, _flush_context: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, VISIBLE):
             touched.add(obj.workspace_id)
+        elif isinstance(obj, Workspace) and obj in session.dirty:
+            touched.add(obj.id)  # its name titles every feed and page
     if touched:
         session.execute(
             update(Workspace)

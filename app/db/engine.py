@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,3 +58,33 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+class ConnectionSlots:
+    """At most ``size`` requests of this process use the database at once; the rest wait
+    here, in the event loop, for ``wait_seconds`` at most.
+
+    A request holds its pooled connection from its first query until its session closes,
+    across several thread-pool hops. When more requests ran than the pool had connections,
+    threads blocked in the pool waiting for connections held by requests that were waiting
+    for a thread; under load whole workers stalled until ``pool_timeout`` and answered 503.
+    With ``size`` no larger than the pool, an admitted request never waits for a connection
+    (and with fewer requests competing for the GIL each finishes sooner).
+    """
+
+    def __init__(self, size: int, wait_seconds: float) -> None:
+        self.size = size
+        self.wait_seconds = wait_seconds
+        self._free = asyncio.Semaphore(size)
+
+    async def acquire(self) -> bool:
+        """Take a slot; False when none came free within ``wait_seconds``."""
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._free.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    def release(self) -> None:
+        self._free.release()

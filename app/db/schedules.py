@@ -7,10 +7,11 @@ inputs from the tables and writes its outputs back.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from threading import Lock
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -19,6 +20,7 @@ from app.db.models import Occurrence, Participant, Party, Series, SeriesParticip
 from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AppError
+from app.scheduling.clock import utc_datetime, utc_minute_ceil
 from app.scheduling.model import Person
 from app.scheduling.planner import Plan, SeriesSpec, plan_series
 from app.scheduling.search import ParticipantTime
@@ -109,21 +111,85 @@ def history(session: Session, series_id: uuid.UUID, now: datetime) -> History:
     return result
 
 
+class PlanMemo:
+    """Plans by their exact inputs, per process (least recently used out first).
+
+    The planner is deterministic (SPEC: the same inputs always give the same plan) and a
+    plan of a long series costs tens to hundreds of milliseconds of CPU, while previews of an
+    unchanged series repeat all day (API, Slack, share pages). Keyed by every input, so no
+    invalidation is needed: any change to the series, its people, their time off or its
+    history is a different key. Plans handed out are shared: callers must not mutate them.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self._plans: OrderedDict[Hashable, Plan] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, key: Hashable) -> Plan | None:
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+            return plan
+
+    def put(self, key: Hashable, plan: Plan) -> None:
+        with self._lock:
+            self._plans[key] = plan
+            self._plans.move_to_end(key)
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+
+
+PLANS = PlanMemo()
+
+
+def plan_start(now: datetime, step_minutes: int) -> datetime:
+    """The first grid start at or after ``now``: the planner drops starts before ``now``, and
+    every ``now`` between two grid starts drops the same ones, so the plan is the same.
+
+    >>> plan_start(datetime.fromisoformat("2026-11-03T13:07:30+00:00"), 15).isoformat()
+    '2026-11-03T13:15:00+00:00'
+    """
+    minute = utc_minute_ceil(now)
+    return utc_datetime(minute + -minute % step_minutes)
+
+
 def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
-    """Plan the series' future, counting what already happened as prior burden."""
+    """Plan the series' future, counting what already happened as prior burden.
+
+    The result may come from :data:`PLANS` and is shared: read it, never mutate it.
+    """
     if not any(m.required for m in ctx.members):
         raise AppError(
             "validation_error", "The series has no required participant; mark one required.", 422
         )
+    spec = ctx.spec()
     kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
-    return plan_series(
-        ctx.spec(),
-        prior=past.prior(),
-        exclude_dates=kept,
-        not_before=now,
-        previous_local=past.previous_local(ctx.people),
-        names={str(pid): participant.name for pid, (participant, _) in ctx.rows.items()},
+    prior = past.prior()
+    not_before = plan_start(now, spec.step_minutes)
+    previous_local = past.previous_local(ctx.people)
+    names = {str(pid): participant.name for pid, (participant, _) in ctx.rows.items()}
+    key = (
+        spec,
+        tuple(sorted(prior.items())),
+        frozenset(kept),
+        not_before,
+        tuple(sorted(previous_local.items())),
+        tuple(sorted(names.items())),
     )
+    plan = PLANS.get(key)
+    if plan is None:
+        plan = plan_series(
+            spec,
+            prior=prior,
+            exclude_dates=kept,
+            not_before=not_before,
+            previous_local=previous_local,
+            names=names,
+        )
+        PLANS.put(key, plan)
+    return plan
 
 
 def claim_schedule_run(session: Session, series: Series) -> None:

@@ -10,17 +10,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from threading import Lock
+from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Engine, Row, bindparam
 from sqlmodel import col, select
 
+from app.api.deps import DatabaseSlot
 from app.db.accounts import hash_secret
 from app.db.engine import session_scope
 from app.db.links import TOKEN_MAX_LENGTH
 from app.db.models import Feed, Workspace
-from app.errors import AppError
-from app.feeds.content import build_calendar, data_version, series_ids_of
+from app.errors import AppError, error_responses
+from app.feeds.content import SeriesEvents, build_calendar, data_version, series_ids_of
 from app.feeds.render import render_feed
 from app.ratelimit import PublicLinks
 
@@ -77,6 +79,7 @@ class FeedCaches:
     def __init__(self) -> None:
         self.by_workspace_version = FeedCache()
         self.by_data_version = FeedCache()
+        self.series_events = SeriesEvents()
 
     def drop_feed(self, feed_id: str) -> None:
         self.by_workspace_version.drop_feed(feed_id)
@@ -108,15 +111,17 @@ def _render(engine: Engine, feed_id: uuid.UUID, day: datetime, caches: FeedCache
         feed = session.get(Feed, feed_id)
         if feed is None:
             raise _not_found()
+        workspace = session.get(Workspace, feed.workspace_id)
+        assert workspace is not None
         series_ids = series_ids_of(session, feed)
-        version = data_version(session, feed, series_ids)
+        version = data_version(session, workspace, feed, series_ids)
         key = (str(feed.id), version.key, day.date().isoformat())
         cached = caches.by_data_version.get(key)
         if cached is not None:
             return cached
-        workspace = session.get(Workspace, feed.workspace_id)
-        assert workspace is not None
-        calendar = build_calendar(session, workspace, feed, series_ids)
+        calendar = build_calendar(
+            session, workspace, feed, series_ids, version, caches.series_events
+        )
     # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
     body = render_feed(calendar, now=day)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -145,9 +150,13 @@ def _not_modified(request: Request, feed: RenderedFeed) -> bool:
 @router.get(
     "/feeds/{token}.ics",
     response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}, 304: {}, 404: {}, 429: {}},
+    responses={
+        200: {"content": {"text/calendar": {}}},
+        304: {"description": "Not modified since the ETag or date you sent."},
+        **error_responses(404, 429, 503),
+    },
 )
-def serve_feed(token: str, request: Request) -> Response:
+def serve_feed(token: str, request: Request, _: Annotated[None, DatabaseSlot]) -> Response:
     """The iCalendar document of a feed. No other authentication: the token is the secret."""
     limits: PublicLinks = request.app.state.public_links
     client = request.client.host if request.client else "unknown"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from app.api.deps import SessionDep, SettingsDep
 from app.api.series import now_of
+from app.errors import error_responses
 from app.slack.blocks import notice
 from app.slack.commands import Deferred, parse_payload, respond
 from app.slack.delivery import allowed_response_url, deliver
@@ -37,7 +38,12 @@ _FORM = {
 }
 
 
-@router.post("/commands", openapi_extra=_FORM, response_model=dict[str, Any])
+@router.post(
+    "/commands",
+    openapi_extra=_FORM,
+    response_model=dict[str, Any],
+    responses=error_responses(400, 401, 413, 503),
+)
 def slash_command(
     body: Annotated[bytes, Depends(verified_body)],
     session: SessionDep,

@@ -133,8 +133,8 @@ def test_demo_is_idempotent(db: str, tmp_path: Path, client_for: Any) -> None:
     after = _counts(db)
     assert after["workspace"] == 1
     assert after["api_key"] == counts["api_key"] + 1
-    # Keys and feed links are re-issued on every run (only hashes are stored); nothing else.
-    reissued = {"api_key", "feed"}
+    # Keys, feed and share links are re-issued on every run (only hashes are stored).
+    reissued = {"api_key", "feed", "share_link"}
     assert {k: v for k, v in after.items() if k not in reissued} == {
         k: v for k, v in counts.items() if k not in reissued
     }

@@ -256,3 +256,82 @@ def test_bad_feed_requests_are_422(api: Client, body: dict[str, Any]) -> None:
     r = api.post("/v1/feeds", json=body)
     assert r.status_code == 422
     assert r.json()["detail"]
+
+
+def test_renames_of_parties_and_the_workspace_reach_the_feeds(api: Client, client: Client) -> None:
+    # The description names each participant's party, the calendar name the workspace.
+    people = _four_zones(api)
+    series = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
+    api.post(f"/v1/series/{series['id']}/schedule")
+    feed = _path(_feed(api, "series", series["id"]))
+    before = client.get(feed)
+    assert b"Party mnl" in before.content
+
+    party_id = people["mnl"]["party_id"]
+    assert api.patch(f"/v1/parties/{party_id}", json={"name": "Vendor renamed"}).status_code == 200
+    renamed = client.get(feed)
+    assert b"Vendor renamed" in renamed.content
+    assert renamed.headers["etag"] != before.headers["etag"]
+
+    assert api.patch("/v1/workspace", json={"name": "Tenant renamed"}).status_code == 200
+    retitled = client.get(feed)
+    assert b"X-WR-CALNAME:Weekly operations review \xc2\xb7 Tenant renamed" in retitled.content
+
+
+def test_time_off_does_not_rebuild_feeds(
+    api: Client, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Feeds show meetings, names and local times, not time off: adding or removing time off
+    # (which bumps the participant's version) must not cost a rebuild of every feed.
+    from app.feeds import routes
+
+    people = _four_zones(api)
+    series = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
+    api.post(f"/v1/series/{series['id']}/schedule")
+    feed = _path(_feed(api, "participant", people["mnl"]["id"]))
+    etag = client.get(feed).headers["etag"]
+    builds: list[object] = []
+    real = routes.build_calendar
+    monkeypatch.setattr(routes, "build_calendar", lambda *a: builds.append(a) or real(*a))
+
+    pid = people["mnl"]["id"]
+    off = api.post(
+        f"/v1/participants/{pid}/time-off",
+        json={"start_date": "2027-02-01", "end_date": "2027-02-02"},
+    )
+    assert off.status_code == 201, off.text
+    assert client.get(feed, headers={"If-None-Match": etag}).status_code == 304
+    assert api.delete(f"/v1/participants/{pid}/time-off/{off.json()['id']}").status_code == 204
+    assert client.get(feed, headers={"If-None-Match": etag}).status_code == 304
+    assert builds == []
+
+    assert api.patch(f"/v1/participants/{pid}", json={"name": "Maria Renamed"}).status_code == 200
+    assert client.get(feed, headers={"If-None-Match": etag}).status_code == 200
+    assert len(builds) == 1
+
+
+def test_feeds_sharing_a_series_build_its_events_once(
+    api: Client, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.feeds import content
+
+    people = _four_zones(api)
+    series = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
+    api.post(f"/v1/series/{series['id']}/schedule")
+    feeds = [
+        _path(_feed(api, "series", series["id"])),
+        _path(_feed(api, "participant", people["ny"]["id"])),
+        _path(_feed(api, "workspace", None)),
+    ]
+    for path in feeds:
+        assert client.get(path).status_code == 200
+    built: list[object] = []
+    real = content._series_events
+    monkeypatch.setattr(content, "_series_events", lambda *a: built.append(a[2]) or real(*a))
+
+    pid = people["mnl"]["id"]
+    assert api.patch(f"/v1/participants/{pid}", json={"name": "Maria Renamed"}).status_code == 200
+    for path in feeds:
+        r = client.get(path)
+        assert b"Maria Renamed" in r.content
+    assert [str(i) for i in built] == [series["id"]]

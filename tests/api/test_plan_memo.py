@@ -1,0 +1,102 @@
+"""Plan previews are memoised by their exact inputs (app.db.schedules.PlanMemo): the same
+inputs reuse the plan, any change to them plans again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from app.db import schedules
+from tests.conftest import Client, make_participant, make_party
+
+DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+
+
+@pytest.fixture
+def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts real planner runs, with an empty memo."""
+    runs: list[int] = []
+    real = schedules.plan_series
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(schedules, "plan_series", counting)
+    monkeypatch.setattr(schedules, "PLANS", schedules.PlanMemo())
+    return runs
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[Callable[[str], None]]:
+    """Sets the service's clock (restored afterwards; app.state is no monkeypatch target)."""
+    real = app.state.clock
+
+    def at(when: str) -> None:
+        app.state.clock = lambda: datetime.fromisoformat(when).astimezone(UTC)
+
+    yield at
+    app.state.clock = real
+
+
+def test_same_inputs_reuse_the_plan_and_changes_replan(
+    api: Client, planned: list[int], clock: Callable[[str], None]
+) -> None:
+    clock("2026-11-02T10:05:00+00:00")
+    ny = make_party(api, name="NY", timezone="America/New_York", working_hours=DAY)
+    mnl = make_party(api, name="MNL", role="vendor", timezone="Asia/Manila", working_hours=DAY)
+    dana = make_participant(api, ny["id"], name="Dana")
+    maria = make_participant(api, mnl["id"], name="Maria")
+    r = api.post(
+        "/v1/series",
+        json={
+            "title": "Weekly operations review",
+            "duration_minutes": 60,
+            "recurrence": "FREQ=WEEKLY;BYDAY=TU",
+            "start_date": "2027-01-05",
+            "count": 6,
+            "anchor_timezone": "America/New_York",
+            "step_minutes": 30,
+            "participants": [{"participant_id": p["id"]} for p in (dana, maria)],
+        },
+    )
+    assert r.status_code == 201, r.text
+    plan = f"/v1/series/{r.json()['id']}/plan"
+
+    first = api.post(plan).json()
+    clock("2026-11-02T10:25:00+00:00")  # the same 30-minute grid step
+    assert api.post(plan).json() == first
+    assert len(planned) == 1
+
+    day = first["occurrences"][0]["date"]  # New York's date; Manila's day and the next
+    after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    off = api.post(
+        f"/v1/participants/{maria['id']}/time-off", json={"start_date": day, "end_date": after}
+    )
+    assert off.status_code == 201
+    with_time_off = api.post(plan).json()
+    assert len(planned) == 2
+    assert day in [u["date"] for u in with_time_off["unschedulable"]]
+
+    assert api.delete(f"/v1/participants/{maria['id']}/time-off/{off.json()['id']}").status_code
+    assert api.post(plan).json() == first  # the inputs of the first plan again
+    assert len(planned) == 2
+
+    api.patch(f"/v1/participants/{dana['id']}", json={"name": "Dana W."})
+    api.post(plan)
+    assert len(planned) == 3  # names appear in notices and reasons
+
+    clock("2026-11-02T10:35:00+00:00")  # the next grid step
+    api.post(plan)
+    assert len(planned) == 4
+
+
+def test_plan_start_is_the_next_grid_start() -> None:
+    at = datetime(2026, 11, 3, 13, 0, tzinfo=UTC)
+    assert schedules.plan_start(at, 15) == at
+    assert schedules.plan_start(at.replace(second=1), 15) == at.replace(minute=15)
+    assert schedules.plan_start(at.replace(minute=44, second=59), 15) == at.replace(minute=45)
