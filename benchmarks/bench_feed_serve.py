@@ -3,9 +3,10 @@
 Goals (issue 5): the cached feed reaches >= 70% of /healthz requests per second on the same
 server in the same run, and 304 answers (If-None-Match) >= 85%.
 
-    python benchmarks/bench_feed_serve.py [--seconds 10] [--connections 16]
+    python benchmarks/bench_feed_serve.py [--seconds 10] [--connections 16] [--database-url URL]
 
-Needs wrk (`make bench-tools`). Runs on a temporary SQLite database loaded with the demo.
+Needs wrk (`make bench-tools`). Runs on a temporary SQLite database loaded with the demo, or
+on the empty database given with --database-url (PostgreSQL, as in production).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--database-url",
+        help="an empty database to use instead of a temporary SQLite file "
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench_feed)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: run `make bench-tools`", file=sys.stderr)
@@ -57,7 +63,7 @@ def main() -> int:
     port = _free_port()
     env = {
         **os.environ,
-        "SCHEDULER_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+        "SCHEDULER_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
         "SCHEDULER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SCHEDULER_LOG_LEVEL": "WARNING",
         # wrk hammers one link on purpose: lift the per-link rate limit for this measurement.
