@@ -10,12 +10,22 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ are: beside the source in a checkout, or in the
+    working directory for an installed package (the Docker image copies them to /srv)."""
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (base / "alembic.ini").is_file() and (base / "migrations").is_dir():
+            return base
+    raise RuntimeError(
+        "alembic.ini and migrations/ were not found; run from the directory that holds them."
+    )
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    root = _project_root()
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
