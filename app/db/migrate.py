@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 
-def _project_root() -> Path:
+def project_root() -> Path:
     """Where alembic.ini and migrations/ are: beside the source in a checkout, or in the
     working directory for an installed package (the Docker image copies them to /srv)."""
     for base in (Path(__file__).resolve().parents[2], Path.cwd()):
@@ -23,7 +23,7 @@ def _project_root() -> Path:
 
 
 def alembic_config(url: str) -> Config:
-    root = _project_root()
+    root = project_root()
     cfg = Config(str(root / "alembic.ini"))
     cfg.set_main_option("script_location", str(root / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -107,7 +107,7 @@ def test_one_linear_history_of_dated_reversible_files() -> None:
     assert len(script.get_heads()) == 1
     revisions = list(script.walk_revisions())
     assert revisions and revisions[-1].down_revision is None
-    versions = Path(migrate.ROOT / "migrations" / "versions")
+    versions = Path(migrate.project_root() / "migrations" / "versions")
     for rev in revisions:
         path = Path(rev.path)
         assert path.parent == versions
