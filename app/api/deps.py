@@ -106,7 +106,11 @@ def load_owned(
 
 
 def etag_of(obj: SQLModel) -> str:
-    return f'W/"{getattr(obj, "id", "")}-{getattr(obj, "version", 0)}"'
+    """Weak ETag from the row's change counter (an occurrence counts in its ``sequence``)."""
+    counter = getattr(obj, "version", None)
+    if counter is None:
+        counter = getattr(obj, "sequence", 0)
+    return f'W/"{getattr(obj, "id", "")}-{counter}"'
 
 
 def check_if_match(if_match: str | None, obj: SQLModel) -> None:

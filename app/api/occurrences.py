@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from app.api.deps import SessionDep, WorkspaceDep, load_owned
+from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
 from app.api.fields import Instant
 from app.api.series import OccurrenceOut, now_of, occurrence_out
 from app.db import schedules
@@ -35,10 +35,6 @@ class OccurrenceUpdate(BaseModel):
         return self
 
 
-def _etag(occ: Occurrence) -> str:
-    return f'W/"{occ.id}-{occ.sequence}"'
-
-
 @router.patch(
     "/{occurrence_id}",
     response_model=OccurrenceOut,
@@ -54,12 +50,7 @@ def update(
     if_match: Annotated[str | None, Header()] = None,
 ) -> OccurrenceOut:
     occ = load_owned(session, Occurrence, occurrence_id, workspace, "occurrence")
-    if if_match is not None and if_match.strip() not in ("*", _etag(occ), _etag(occ)[2:]):
-        raise AppError(
-            "precondition_failed",
-            "This occurrence changed since you read it; GET it again and retry.",
-            412,
-        )
+    check_if_match(if_match, occ)
     series = load_owned(session, Series, occ.series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     now = now_of(request)
@@ -99,5 +90,5 @@ def update(
         occ.updated_at = utcnow()
         session.add(occ)
         session.flush()
-    response.headers["ETag"] = _etag(occ)
+    response.headers["ETag"] = etag_of(occ)
     return occurrence_out(occ, ctx)

@@ -24,15 +24,26 @@ def issue_link(session: Session, model: type[L], **fields: Any) -> tuple[L, str]
     return row, token
 
 
-def find_link(session: Session, model: type[L], token: str) -> L | None:
-    """The live link for ``token``; unknown and revoked tokens look the same (None)."""
+def token_digest(token: str) -> str | None:
+    """The stored hash of a token, or None for anything that cannot be one of ours."""
     if not token or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
         return None
-    digest = hash_secret(token)
+    return hash_secret(token)
+
+
+def same_digest(stored: str, digest: str) -> bool:
+    return hmac.compare_digest(stored, digest)
+
+
+def find_link(session: Session, model: type[L], token: str) -> L | None:
+    """The live link for ``token``; unknown and revoked tokens look the same (None)."""
+    digest = token_digest(token)
+    if digest is None:
+        return None
     row = session.exec(
         select(model).where(model.token_hash == digest, col(model.revoked_at).is_(None))
     ).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    if row is None or not same_digest(row.token_hash, digest):
         return None
     return row
 

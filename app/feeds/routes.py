@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -16,9 +15,8 @@ from sqlalchemy import Engine, Row, bindparam
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from app.db.accounts import hash_secret
 from app.db.engine import session_scope
-from app.db.links import TOKEN_MAX_LENGTH
+from app.db.links import same_digest, token_digest
 from app.db.models import Feed, Workspace
 from app.errors import AppError, error_responses
 from app.feeds.content import SeriesEvents, build_calendar, data_version, series_ids_of
@@ -95,13 +93,13 @@ _LOOKUP = (
 
 def _lookup(engine: Engine, token: str) -> Row[uuid.UUID, str, int] | None:
     """The live feed of ``token`` and its workspace's content version, in one query."""
-    if not token or len(token) > TOKEN_MAX_LENGTH or not token.isascii():
+    digest = token_digest(token)
+    if digest is None:
         return None
-    digest = hash_secret(token)
     # One read, no transaction: on PostgreSQL this saves the BEGIN and ROLLBACK round trips.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(_LOOKUP, {"digest": digest}).first()
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    if row is None or not same_digest(row.token_hash, digest):
         return None
     return row
 
