@@ -23,7 +23,8 @@ from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
 from app.errors import AUTHENTICATED, BodySizeLimit, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
-from app.feeds.routes import FeedCaches
+from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
+from app.feeds.routes import FeedCaches, FeedPolls
 from app.observability import RequestMetrics, configure_logging
 from app.ratelimit import AuthFailures, PublicLinks, TokenBuckets
 from app.settings import Settings, get_settings
@@ -44,9 +45,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_size=settings.database_pool_size,
     )
 
+    directory = FeedDirectory()
+    listener: ChangeListener | SqliteWatch | None = None
+    if engine.dialect.name == "postgresql":
+        listener = ChangeListener(engine, directory, settings.database_connect_timeout)
+    elif engine.url.database and engine.url.database != ":memory:":
+        listener = SqliteWatch(engine.url.database, directory)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if listener is not None:
+            listener.start()  # until it is live, feed polls ask the database
         yield
+        if listener is not None:
+            listener.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -65,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.known_revisions = known_revisions(settings.database_url)
     app.state.clock = utcnow  # tests replace it to travel in time
     app.state.feed_cache = FeedCaches()
+    app.state.feed_directory = directory
+    app.state.feed_listener = listener
     app.state.auth_failures = AuthFailures(
         settings.auth_failure_burst, settings.auth_failure_per_minute
     )
@@ -91,5 +105,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(FeedPolls, state=app.state)  # inside the metrics, before the rest
     app.add_middleware(RequestMetrics)
     return app

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,11 +75,24 @@ def portal() -> Iterator[anyio.from_thread.BlockingPortal]:
         yield p
 
 
+@contextmanager
+def running(application: FastAPI, portal: anyio.from_thread.BlockingPortal) -> Iterator[FastAPI]:
+    """The app with its lifespan entered, as uvicorn runs it: that starts what keeps the
+    feed directory exact (the LISTEN thread or the SQLite watch), so feed polls are answered
+    as in production."""
+    with portal.wrap_async_context_manager(application.router.lifespan_context(application)):
+        if application.state.feed_listener is not None:
+            deadline = time.monotonic() + 10
+            while not application.state.feed_directory.live:
+                assert time.monotonic() < deadline, "the feed change listener did not connect"
+                time.sleep(0.01)
+        yield application
+
+
 @pytest.fixture(scope="session")
-def shared_app(database_url: str) -> Iterator[FastAPI]:
-    application = create_app(make_settings(database_url))
-    yield application
-    application.state.engine.dispose()
+def shared_app(database_url: str, portal: anyio.from_thread.BlockingPortal) -> Iterator[FastAPI]:
+    with running(create_app(make_settings(database_url)), portal) as application:
+        yield application
 
 
 def _wipe(engine: Engine) -> None:

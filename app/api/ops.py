@@ -29,8 +29,10 @@ class Ready(BaseModel):
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is alive (no database access)."""
+async def healthz() -> Health:
+    """The process is alive (no database access). On the event loop, not the thread pool:
+    a pool full of requests waiting on a slow database must not make a live process look
+    dead to its supervisor."""
     return Health(status="ok")
 
 

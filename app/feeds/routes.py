@@ -11,28 +11,99 @@ from email.utils import format_datetime, parsedate_to_datetime
 from threading import Lock
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Engine, Row, bindparam
+from prometheus_client import Counter
+from sqlalchemy import Engine, bindparam
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db.engine import session_scope
 from app.db.links import same_digest, token_digest
 from app.db.models import Feed, Workspace
 from app.errors import AppError, error_responses
 from app.feeds.content import SeriesEvents, build_calendar, data_version, series_ids_of
+from app.feeds.directory import Entry, FeedDirectory
 from app.feeds.render import render_feed
 from app.ratelimit import PublicLinks
 
 router = APIRouter(tags=["feeds"])
 
+_LOOKUPS = Counter(
+    "scheduler_feed_lookups_total",
+    "Feed polls by where their token was found: this process's directory or the database",
+    ["source"],
+)
+_FROM_DIRECTORY = _LOOKUPS.labels("directory")
+_FROM_DATABASE = _LOOKUPS.labels("database")
+
 CACHE_CONTROL = "private, no-cache"  # store, but revalidate with the ETag every time
+
+
+Headers = list[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True)
 class RenderedFeed:
+    """A rendered feed and the response headers of each answer, prepared once."""
+
     body: bytes
     etag: str
     last_modified: datetime
+    full: Headers  # 200 (GET and HEAD)
+    not_modified: Headers  # 304
+
+    @classmethod
+    def of(cls, body: bytes, last_modified: datetime) -> RenderedFeed:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        common = [
+            (b"etag", etag.encode()),
+            (
+                b"last-modified",
+                format_datetime(last_modified.astimezone(UTC), usegmt=True).encode(),
+            ),
+            (b"cache-control", CACHE_CONTROL.encode()),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        full = [
+            *common,
+            (b"content-disposition", b'inline; filename="meetings.ics"'),
+            (b"content-type", b"text/calendar; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        return cls(body, etag, last_modified, full, common)
+
+    def answer(
+        self, method: str, if_none_match: str | None, if_modified_since: str | None
+    ) -> tuple[int, Headers, bytes]:
+        """Status, headers and body for a GET or HEAD with these conditions."""
+        if self._unchanged_for(if_none_match, if_modified_since):
+            return 304, self.not_modified, b""
+        return 200, self.full, b"" if method == "HEAD" else self.body
+
+    def _unchanged_for(self, inm: str | None, ims: str | None) -> bool:
+        if inm is not None:  # takes precedence over If-Modified-Since (RFC 9110 13.2.2)
+            tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+            return "*" in tags or self.etag in tags
+        if ims:
+            try:
+                since = parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                return False
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            return self.last_modified.replace(microsecond=0) <= since
+        return False
+
+
+class Prepared(Response):
+    """A response whose headers are already encoded (a feed's, from its cache entry)."""
+
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
+        self.status_code = status
+        self.body = body
+        self.raw_headers = headers
+        self.background = None
 
 
 class FeedCache:
@@ -85,23 +156,65 @@ class FeedCaches:
 
 # Built once: the poll path should not pay for statement construction on every request.
 _LOOKUP = (
-    select(col(Feed.id), col(Feed.token_hash), col(Workspace.content_version))
+    select(
+        col(Feed.id),
+        col(Feed.token_hash),
+        col(Feed.workspace_id),
+        col(Workspace.content_version),
+    )
     .join(Workspace, col(Workspace.id) == col(Feed.workspace_id))
     .where(col(Feed.token_hash) == bindparam("digest"), col(Feed.revoked_at).is_(None))
 )
 
 
-def _lookup(engine: Engine, token: str) -> Row[uuid.UUID, str, int] | None:
-    """The live feed of ``token`` and its workspace's content version, in one query."""
-    digest = token_digest(token)
-    if digest is None:
-        return None
+def _lookup(engine: Engine, digest: str) -> Entry | None:
+    """The live feed of a token digest and its workspace's content version, in one query."""
     # One read, no transaction: on PostgreSQL this saves the BEGIN and ROLLBACK round trips.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(_LOOKUP, {"digest": digest}).first()
     if row is None or not same_digest(row.token_hash, digest):
         return None
-    return row
+    return Entry(row.id, row.workspace_id, row.content_version)
+
+
+async def _find(engine: Engine, directory: FeedDirectory, digest: str) -> Entry | None:
+    found = directory.get(digest)
+    if found is not None:
+        _FROM_DIRECTORY.inc()
+        return found
+    _FROM_DATABASE.inc()
+    ticket = directory.ticket()
+    if engine.dialect.name == "sqlite":
+        found = _lookup(engine, digest)  # a local read of microseconds: inline
+    else:
+        # Over the network: in the pool, so a slow database never stalls the event loop.
+        found = await run_in_threadpool(_lookup, engine, digest)
+    if found is not None:
+        directory.put(ticket, digest, found)
+    return found
+
+
+def _cache_key(found: Entry, now: datetime) -> tuple[str, str, str]:
+    # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
+    return (str(found.feed_id), str(found.content_version), now.date().isoformat())
+
+
+def from_memory(state: State, token: str, client: str) -> RenderedFeed | None:
+    """The feed a poll gets when all it needs is in this process's memory (the token in
+    the feed directory, the rendering in the cache, no rate limit in the way); None sends
+    the poll down the full route, which also gives every error its answer."""
+    limits: PublicLinks = state.public_links
+    if limits.unknown_per_client.retry_after(client) is not None:
+        return None
+    digest = token_digest(token)
+    found = None if digest is None else state.feed_directory.get(digest)
+    if found is None:
+        return None
+    rendered = state.feed_cache.by_workspace_version.get(_cache_key(found, state.clock()))
+    if rendered is None or limits.per_link.take(str(found.feed_id)) is not None:
+        return None
+    _FROM_DIRECTORY.inc()
+    return rendered
 
 
 def _render(engine: Engine, feed_id: uuid.UUID, day: datetime, caches: FeedCaches) -> RenderedFeed:
@@ -121,28 +234,9 @@ def _render(engine: Engine, feed_id: uuid.UUID, day: datetime, caches: FeedCache
             session, workspace, feed, series_ids, version, caches.series_events
         )
     # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
-    body = render_feed(calendar, now=day)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    rendered = RenderedFeed(body=body, etag=etag, last_modified=version.last_modified)
+    rendered = RenderedFeed.of(render_feed(calendar, now=day), version.last_modified)
     caches.by_data_version.put(key, rendered)
     return rendered
-
-
-def _not_modified(request: Request, feed: RenderedFeed) -> bool:
-    inm = request.headers.get("if-none-match")
-    if inm is not None:
-        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
-        return "*" in tags or feed.etag in tags
-    ims = request.headers.get("if-modified-since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        return feed.last_modified.replace(microsecond=0) <= since
-    return False
 
 
 @router.get(
@@ -157,46 +251,83 @@ def _not_modified(request: Request, feed: RenderedFeed) -> bool:
 async def serve_feed(token: str, request: Request) -> Response:
     """The iCalendar document of a feed. No other authentication: the token is the secret.
 
-    The poll path is one indexed lookup (token, workspace content version) and a cache hit.
-    It holds its connection within one call, so it needs no admission slot (those guard
-    sessions that span several thread hops). On SQLite the lookup is a local read of a few
-    dozen microseconds and runs inline; on PostgreSQL it goes to the thread pool so that a
-    slow network can never stall the event loop. Rendering always runs in the pool.
+    The poll path finds the token and its workspace's content version, then the rendered
+    feed in the cache. On PostgreSQL the token is usually in this process's feed directory
+    (app.feeds.directory), kept exact by LISTEN/NOTIFY, so the poll touches no database;
+    otherwise it is one indexed lookup in the thread pool. On SQLite that lookup is a local
+    read of microseconds and runs inline. The lookup holds its connection within one call,
+    so it needs no admission slot (those guard sessions spanning several thread hops).
+    Rendering always runs in the pool.
     """
     limits: PublicLinks = request.app.state.public_links
     client = request.client.host if request.client else "unknown"
     limits.check_client(client)
     engine: Engine = request.app.state.engine
-    if engine.dialect.name == "sqlite":
-        found = _lookup(engine, token)
-    else:
-        found = await run_in_threadpool(_lookup, engine, token)
+    digest = token_digest(token)
+    found = (
+        None if digest is None else await _find(engine, request.app.state.feed_directory, digest)
+    )
     if found is None:
         limits.record_unknown(client)
         raise _not_found()
-    limits.hit_link(str(found.id))
-    day = request.app.state.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+    limits.hit_link(str(found.feed_id))
+    now = request.app.state.clock()
     caches: FeedCaches = request.app.state.feed_cache
-    fast_key = (str(found.id), str(found.content_version), day.date().isoformat())
-    rendered = caches.by_workspace_version.get(fast_key)
+    key = _cache_key(found, now)
+    rendered = caches.by_workspace_version.get(key)
     if rendered is None:
-        rendered = await run_in_threadpool(_render, engine, found.id, day, caches)
-        caches.by_workspace_version.put(fast_key, rendered)
-    headers = {
-        "ETag": rendered.etag,
-        "Last-Modified": format_datetime(rendered.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": CACHE_CONTROL,
-        "X-Content-Type-Options": "nosniff",
-    }
-    if _not_modified(request, rendered):
-        return Response(status_code=304, headers=headers)
-    headers["Content-Disposition"] = 'inline; filename="meetings.ics"'
-    body = b"" if request.method == "HEAD" else rendered.body
-    response = Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
-    if request.method == "HEAD":
-        response.headers["Content-Length"] = str(len(rendered.body))
-    return response
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        rendered = await run_in_threadpool(_render, engine, found.feed_id, day, caches)
+        caches.by_workspace_version.put(key, rendered)
+    headers = request.headers
+    return Prepared(
+        *rendered.answer(
+            request.method, headers.get("if-none-match"), headers.get("if-modified-since")
+        )
+    )
 
 
-# HEAD answers like GET without the body; one OpenAPI operation documents both.
-router.add_api_route("/feeds/{token}.ics", serve_feed, methods=["HEAD"], include_in_schema=False)
+class _RouteName:
+    """What the request metrics read off ``scope["route"]``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+class FeedPolls:
+    """ASGI middleware: answers a feed poll from memory (:func:`from_memory`) before the
+    framework routes it, validates it and runs the endpoint; everything else, and every
+    poll it cannot answer so, goes on to the app.
+
+    Polls are most of all traffic and almost all of them are answered from memory, so the
+    framework's per-request work was most of their cost. Inside the request metrics (they
+    are counted and logged like any request), outside everything else.
+    """
+
+    ROUTE = _RouteName("/feeds/{token}.ics")
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path: str = scope["path"]
+            if path.startswith("/feeds/") and path.endswith(".ics") and path.count("/") == 2:
+                client = scope.get("client")
+                rendered = from_memory(self.state, path[7:-4], client[0] if client else "unknown")
+                if rendered is not None:
+                    inm = ims = None
+                    for name, value in scope["headers"]:
+                        if name == b"if-none-match":
+                            inm = value.decode("latin-1")
+                        elif name == b"if-modified-since":
+                            ims = value.decode("latin-1")
+                    status, headers, body = rendered.answer(scope["method"], inm, ims)
+                    scope["route"] = self.ROUTE
+                    await send(
+                        {"type": "http.response.start", "status": status, "headers": headers}
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+        await self.app(scope, receive, send)
