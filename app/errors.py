@@ -224,6 +224,17 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, send)
 
 
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """The 503 for a database that cannot be reached (also answered outside the routes)."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return _envelope(
+        "database_unavailable",
+        "The database cannot be reached right now; retry in a few seconds.",
+        503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -261,13 +272,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _envelope(code, detail, exc.status_code, headers=exc.headers)
 
     async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(exc).__name__)
-        return _envelope(
-            "database_unavailable",
-            "The database cannot be reached right now; retry in a few seconds.",
-            503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return database_unavailable(exc)
 
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, IntegrityError):

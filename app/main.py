@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from app.api import (
     shares,
     workspaces,
 )
+from app.api.read_cache import CachedReads, ReadCache
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
@@ -56,6 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if listener is not None:
             listener.start()  # until it is live, feed polls ask the database
+        # Everything loaded so far (modules, holiday tables, the app) lives as long as the
+        # process: keep it out of the collector's full passes, which otherwise stop the
+        # worker for ~140 ms every few thousand requests (measured: p99 of 2 ms reads 95 ms).
+        gc.collect()
+        gc.freeze()
         yield
         if listener is not None:
             listener.stop()
@@ -78,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.clock = utcnow  # tests replace it to travel in time
     app.state.feed_cache = FeedCaches()
     app.state.feed_directory = directory
+    app.state.read_cache = (
+        ReadCache(settings.read_cache_bytes) if settings.read_cache_bytes else None
+    )
     app.state.feed_listener = listener
     app.state.auth_failures = AuthFailures(
         settings.auth_failure_burst, settings.auth_failure_per_minute
@@ -105,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(CachedReads, state=app.state)
     app.add_middleware(FeedPolls, state=app.state)  # inside the metrics, before the rest
     app.add_middleware(RequestMetrics)
     return app

@@ -14,7 +14,7 @@ import anyio.from_thread
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel
 
 import app.db.models
@@ -204,6 +204,40 @@ def make_participant(api: Client, party_id: str, **overrides: Any) -> dict[str, 
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+def make_series(api: Client, participant_ids: list[str], **overrides: Any) -> dict[str, Any]:
+    """A weekly review of six Tuesdays in 2027, anchored in New York."""
+    body: dict[str, Any] = {
+        "title": "Weekly operations review",
+        "duration_minutes": 60,
+        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
+        "start_date": "2027-01-05",
+        "count": 6,
+        "anchor_timezone": "America/New_York",
+        "step_minutes": 30,
+        "participants": [{"participant_id": p} for p in participant_ids],
+    }
+    body.update(overrides)
+    r = api.post("/v1/series", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements the app sends through ``engine`` while the block runs."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, SQLModel, select
 
+from app.api.read_cache import SEEN
 from app.db.accounts import hash_secret
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
@@ -87,7 +88,10 @@ def get_workspace(
         if limiter is not None:
             limiter.record_failure(client)
         raise _unauthorized("This API key is not valid or has been revoked.")
-    return row[1]
+    workspace: Workspace = row[1]
+    # What this request's answer is a function of (app.api.read_cache may keep it).
+    setattr(request.state, SEEN, (workspace.id, workspace.content_version))
+    return workspace
 
 
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]

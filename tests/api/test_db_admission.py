@@ -40,7 +40,7 @@ def test_without_a_free_slot_requests_get_503_and_liveness_stays_up(
     real = app.state.connection_slots
     app.state.connection_slots = ConnectionSlots(0, wait_seconds=0.05)
     try:
-        for r in (api.get("/v1/parties"), client.get("/readyz")):
+        for r in (api.get("/v1/parties?limit=7"), client.get("/readyz")):
             assert r.status_code == 503, r.text
             assert r.json()["error"] == "database_unavailable"
             assert int(r.headers["retry-after"]) >= 1
@@ -48,5 +48,7 @@ def test_without_a_free_slot_requests_get_503_and_liveness_stays_up(
         # The feed poll holds its connection within one call (no session across thread
         # hops), so it cannot starve the pool and takes no slot: polls keep being answered.
         assert client.get("/feeds/nope.ics").status_code == 404
+        # Likewise a repeated read answered by app.api.read_cache: one query, one call.
+        assert api.get("/v1/parties").status_code == 200
     finally:
         app.state.connection_slots = real

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.db import schedules
-from tests.conftest import Client, make_participant, make_party
+from tests.conftest import Client, make_participant, make_party, make_series
 
 DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
 
@@ -51,21 +51,8 @@ def test_same_inputs_reuse_the_plan_and_changes_replan(
     mnl = make_party(api, name="MNL", role="vendor", timezone="Asia/Manila", working_hours=DAY)
     dana = make_participant(api, ny["id"], name="Dana")
     maria = make_participant(api, mnl["id"], name="Maria")
-    r = api.post(
-        "/v1/series",
-        json={
-            "title": "Weekly operations review",
-            "duration_minutes": 60,
-            "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-            "start_date": "2027-01-05",
-            "count": 6,
-            "anchor_timezone": "America/New_York",
-            "step_minutes": 30,
-            "participants": [{"participant_id": p["id"]} for p in (dana, maria)],
-        },
-    )
-    assert r.status_code == 201, r.text
-    plan = f"/v1/series/{r.json()['id']}/plan"
+    series = make_series(api, [dana["id"], maria["id"]])
+    plan = f"/v1/series/{series['id']}/plan"
 
     first = api.post(plan).json()
     clock("2026-11-02T10:25:00+00:00")  # the same 30-minute grid step

@@ -5,20 +5,24 @@ the very poll that must see it. On SQLite every poll asks the database."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import anyio.from_thread
 import psycopg
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 
 from app.db import migrate
 from app.feeds.directory import ChangeListener, Entry, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCache
 from app.main import create_app
-from tests.conftest import PUBLIC_BASE, Client, make_settings, new_workspace, running
+from tests.conftest import (
+    PUBLIC_BASE,
+    Client,
+    make_settings,
+    new_workspace,
+    running,
+    statements,
+)
 from tests.serving import fresh_postgres, libpq, tries_until
 
 CHANGE_REACHES_WITHIN = 2.0  # seconds, for changes that travel by NOTIFY
@@ -76,21 +80,6 @@ def test_invalidation_drops_exactly_that_workspace_and_the_size_is_bounded() -> 
 
 
 # --- through the app (SQLite and PostgreSQL) --------------------------------------------
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements the app sends while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _feed_path(api: Client) -> str:

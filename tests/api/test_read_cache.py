@@ -1,0 +1,180 @@
+"""Repeated reads answered from memory (app.api.read_cache), on every backend: one query
+per read, and every write, revocation and tenant boundary still holds on the next request."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.from_thread
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from app.api.read_cache import CACHEABLE, ReadCache, Stored
+from app.main import create_app
+from tests.conftest import (
+    Client,
+    make_participant,
+    make_party,
+    make_series,
+    make_settings,
+    new_workspace,
+    statements,
+)
+
+
+@pytest.fixture
+def elsewhere(
+    database_url: str, portal: anyio.from_thread.BlockingPortal, app: FastAPI
+) -> Iterator[FastAPI]:
+    """A second instance of the service on the same database, sharing no memory with the
+    first: another worker or host behind the load balancer."""
+    other = create_app(make_settings(database_url))
+    yield other
+    other.state.engine.dispose()
+
+
+def _as(application: FastAPI, portal: anyio.from_thread.BlockingPortal, c: Client) -> Client:
+    return Client(application, portal, c.headers)
+
+
+def _world(api: Client) -> dict[str, Any]:
+    party = make_party(api, name="Acme NY")
+    person = make_participant(api, party["id"], name="Dana")
+    vendor = make_party(api, name="OABPO", timezone="Asia/Manila", holiday_country="PH")
+    other = make_participant(api, vendor["id"], name="Maria")
+    day = {"start_date": "2027-03-01", "end_date": "2027-03-02"}
+    assert api.post(f"/v1/participants/{person['id']}/time-off", json=day).status_code == 201
+    series = make_series(api, [person["id"], other["id"]], policy="rotate")
+    assert api.post(f"/v1/series/{series['id']}/schedule").status_code == 200
+    return {"party": party, "person": person, "series": series}
+
+
+def _paths(w: dict[str, Any]) -> dict[str, str]:
+    """One concrete path for every cacheable route template."""
+    ids = {
+        "party_id": w["party"]["id"],
+        "participant_id": w["person"]["id"],
+        "series_id": w["series"]["id"],
+    }
+    return {t: t.format(**ids) for t in CACHEABLE}
+
+
+def test_the_cacheable_routes_exist_and_are_reads(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    gets = {path for path, operations in paths.items() if "get" in operations}
+    assert gets >= CACHEABLE
+
+
+def test_a_repeated_read_is_one_query_and_the_same_answer(engine: Engine, api: Client) -> None:
+    w = _world(api)
+    for template, path in _paths(w).items():
+        first = api.get(path)
+        assert first.status_code == 200, (template, first.text)
+        with statements(engine) as sql:
+            again = api.get(path)
+        assert len(sql) == 1, (template, sql)  # the key's and the version's check
+        assert again.status_code == 200
+        assert again.content == first.content, template
+        drop = {"x-request-id"}
+        assert {k: v for k, v in again.headers.items() if k not in drop} == {
+            k: v for k, v in first.headers.items() if k not in drop
+        }, template
+
+
+def test_writes_elsewhere_are_seen_by_the_next_read(
+    api: Client, elsewhere: FastAPI, portal: anyio.from_thread.BlockingPortal
+) -> None:
+    w = _world(api)
+    there = _as(elsewhere, portal, api)
+    party = f"/v1/parties/{w['party']['id']}"
+    for _ in range(2):
+        assert api.get(party).json()["name"] == "Acme NY"
+        assert api.get("/v1/parties").json()["items"][0]["name"] == "Acme NY"
+    assert there.patch(party, json={"name": "Acme New York"}).status_code == 200
+    assert api.get(party).json()["name"] == "Acme New York"  # no waiting, no notification
+    assert api.get("/v1/parties").json()["items"][0]["name"] == "Acme New York"
+
+    occurrences = f"/v1/series/{w['series']['id']}/occurrences"
+    before = api.get(occurrences).json()["items"]
+    assert api.get(occurrences).json()["items"] == before
+    first = before[0]["id"]
+    r = there.patch(f"/v1/occurrences/{first}", json={"status": "cancelled"})
+    assert r.status_code == 200, r.text
+    after = {o["id"]: o["status"] for o in api.get(occurrences).json()["items"]}
+    assert after[first] == "cancelled"
+
+
+def test_a_revoked_key_is_refused_at_once(
+    api: Client, elsewhere: FastAPI, portal: anyio.from_thread.BlockingPortal
+) -> None:
+    there = _as(elsewhere, portal, api)
+    fresh = there.post("/v1/workspace/api-keys").json()
+    mine = api.with_headers(Authorization=f"Bearer {fresh['api_key']}")
+    assert mine.get("/v1/parties").status_code == 200
+    assert mine.get("/v1/parties").status_code == 200  # answered from memory
+    assert there.delete(f"/v1/workspace/api-keys/{fresh['id']}").status_code == 204
+    r = mine.get("/v1/parties")
+    assert r.status_code == 401, r.text
+    assert api.get("/v1/parties").status_code == 200  # the workspace's other key still works
+
+
+def test_tenants_never_share_an_answer(api: Client, other_api: Client) -> None:
+    make_party(api, name="Mine")
+    assert [p["name"] for p in api.get("/v1/parties").json()["items"]] == ["Mine"]
+    assert api.get("/v1/parties").status_code == 200
+    assert other_api.get("/v1/parties").json()["items"] == []
+    mine = api.get("/v1/parties").json()["items"][0]["id"]
+    assert api.get(f"/v1/parties/{mine}").status_code == 200
+    assert other_api.get(f"/v1/parties/{mine}").status_code == 404
+
+
+def test_the_balance_follows_the_clock_and_conditions_take_the_full_route(
+    app: FastAPI, engine: Engine, api: Client
+) -> None:
+    w = _world(api)
+    balance = f"/v1/series/{w['series']['id']}/balance"
+    real = app.state.clock
+    try:
+        app.state.clock = lambda: datetime(2026, 12, 1, tzinfo=UTC)
+        early = api.get(balance).json()
+        app.state.clock = lambda: datetime(2027, 3, 1, tzinfo=UTC)
+        late = api.get(balance).json()
+    finally:
+        app.state.clock = real
+    assert early["as_of"] != late["as_of"]
+    party = f"/v1/parties/{w['party']['id']}"
+    etag = api.get(party).headers["etag"]
+    with statements(engine) as sql:
+        r = api.get(party, headers={"If-None-Match": etag})
+    assert r.status_code in (200, 304)
+    assert len(sql) >= 2, "a conditional read is answered by the route itself"
+
+
+def test_turned_off_every_read_takes_the_full_route(
+    database_url: str, portal: anyio.from_thread.BlockingPortal, client: Client
+) -> None:
+    plain = create_app(make_settings(database_url, read_cache_bytes=0))
+    try:
+        api = _as(plain, portal, new_workspace(Client(plain, portal))[0])
+        assert api.get("/v1/parties").status_code == 200
+        with statements(plain.state.engine) as sql:
+            assert api.get("/v1/parties").status_code == 200
+        assert len(sql) >= 2
+    finally:
+        plain.state.engine.dispose()
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    cache = ReadCache(max_bytes=1000)
+    ws = uuid.uuid4()
+    for i in range(10):
+        cache.put((ws, 1, f"/v1/p/{i}", b""), Stored(None, [], b"x" * 100))
+    assert len(cache) == 10
+    cache.put((ws, 1, "/v1/p/10", b""), Stored(None, [], b"x" * 100))
+    assert len(cache) == 10 and cache.get((ws, 1, "/v1/p/0", b"")) is None
+    cache.put((ws, 1, "/v1/big", b""), Stored(None, [], b"x" * 500))  # over an eighth
+    assert cache.get((ws, 1, "/v1/big", b"")) is None
