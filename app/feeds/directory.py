@@ -178,7 +178,6 @@ class ChangeListener:
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
         self.backend_pid: int | None = None  # tests end it to simulate a lost connection
-        self.notifications = 0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -233,7 +232,6 @@ class ChangeListener:
         since_heartbeat = 0.0
         while not self._stop.is_set():
             for note in conn.notifies(timeout=self.POLL_SECONDS):
-                self.notifications += 1
                 workspace_ids = _workspace_ids(note.payload)
                 if workspace_ids is None:
                     self.directory.reset()  # unreadable: forget everything
