@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -101,6 +102,7 @@ schema = _load_schema()
 class Fuzzing:
     world: World
     statuses: list[int] = field(default_factory=list)
+    details: Counter[str] = field(default_factory=Counter)
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def fuzzing(request: pytest.FixtureRequest, app: FastAPI, world: World) -> Itera
     # A harness that stops reaching real work (ids, auth) would pass on 4xx alone.
     assert any(200 <= s < 300 for s in run.statuses), (
         f"{request.node.name}: no 2xx in {len(run.statuses)} requests; the fuzzing no longer "
-        "gets past validation and lookups"
+        f"gets past validation and lookups. Answers: {run.details.most_common(8)}"
     )
 
 
@@ -244,5 +246,6 @@ def test_contract(case: schemathesis.Case, fuzzing: Fuzzing) -> None:
     headers = {"Authorization": world.api.headers["Authorization"]}
     response = case.call_and_validate(session=session, headers=headers, checks=CHECKS)
     fuzzing.statuses.append(response.status_code)
+    fuzzing.details[f"{response.status_code} {response.text[:160]}"] += 1
     if case.method == "DELETE" and response.status_code == 204:
         world.replenish(case.operation.path.rsplit("{", 1)[1].rstrip("}"))
