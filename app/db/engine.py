@@ -29,7 +29,11 @@ def make_engine(url: str, *, connect_timeout: float = 3.0, pool_size: int = 5) -
             # Never let one slow statement pin a worker: 30 s is far beyond any real query.
             "options": "-c statement_timeout=30000 -c lock_timeout=10000",
         }
-        kwargs["pool_size"] = pool_size
+        # Sessions hold at most ``pool_size`` connections (ConnectionSlots); the one-query
+        # lookups of feed polls and cached reads take theirs beside them. All are kept open:
+        # an overflow connection is closed on return, and a new PostgreSQL backend per
+        # request cost more than the request.
+        kwargs["pool_size"] = pool_size * 2
         kwargs["max_overflow"] = pool_size
         kwargs["pool_timeout"] = connect_timeout
         kwargs["pool_recycle"] = 1800

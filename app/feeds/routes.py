@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,13 @@ from app.db.engine import session_scope
 from app.db.links import same_digest, token_digest
 from app.db.models import Feed, Workspace
 from app.errors import AppError, error_responses
-from app.feeds.content import SeriesEvents, build_calendar, data_version, series_ids_of
+from app.feeds.content import (
+    SeriesEvents,
+    WorkspaceView,
+    WorkspaceViews,
+    build_calendar,
+    load_view,
+)
 from app.feeds.directory import Entry, FeedDirectory
 from app.feeds.render import render_feed
 from app.ratelimit import PublicLinks
@@ -148,6 +153,7 @@ class FeedCaches:
         self.by_workspace_version = FeedCache()
         self.by_data_version = FeedCache()
         self.series_events = SeriesEvents()
+        self.views = WorkspaceViews()
 
     def drop_feed(self, feed_id: str) -> None:
         self.by_workspace_version.drop_feed(feed_id)
@@ -217,25 +223,43 @@ def from_memory(state: State, token: str, client: str) -> RenderedFeed | None:
     return rendered
 
 
-def _render(engine: Engine, feed_id: uuid.UUID, day: datetime, caches: FeedCaches) -> RenderedFeed:
-    for session in session_scope(engine):
-        feed = session.get(Feed, feed_id)
+def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> RenderedFeed:
+    """The feed at the content version ``found`` read (the data read here is at least as
+    new). Usually nothing is rendered: the workspace's view gives the feed's data version,
+    and a rendering of that version is in the cache."""
+    key = (found.workspace_id, found.content_version)
+
+    def load() -> WorkspaceView:
+        for session in session_scope(engine):
+            workspace = session.get(Workspace, found.workspace_id)
+            if workspace is None:
+                raise _not_found()
+            return load_view(session, workspace)
+        raise AssertionError("unreachable")
+
+    view = caches.views.get(key, load)
+    feed = view.feeds.get(found.feed_id)
+    if feed is None:  # created after this view was read
+        view = caches.views.get(key, load, stale=view)
+        feed = view.feeds.get(found.feed_id)
         if feed is None:
             raise _not_found()
-        workspace = session.get(Workspace, feed.workspace_id)
-        assert workspace is not None
-        series_ids = series_ids_of(session, feed)
-        version = data_version(session, workspace, feed, series_ids)
-        key = (str(feed.id), version.key, day.date().isoformat())
-        cached = caches.by_data_version.get(key)
-        if cached is not None:
-            return cached
+    series_ids = view.covered(feed)
+    version = view.version(feed, series_ids)
+    cache_key = (str(found.feed_id), version.key, day.date().isoformat())
+    cached = caches.by_data_version.get(cache_key)
+    if cached is not None:
+        return cached
+    for session in session_scope(engine):
+        workspace = session.get(Workspace, found.workspace_id)
+        if workspace is None:
+            raise _not_found()
         calendar = build_calendar(
-            session, workspace, feed, series_ids, version, caches.series_events
+            session, workspace, feed.name, series_ids, version, caches.series_events
         )
     # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
     rendered = RenderedFeed.of(render_feed(calendar, now=day), version.last_modified)
-    caches.by_data_version.put(key, rendered)
+    caches.by_data_version.put(cache_key, rendered)
     return rendered
 
 
@@ -277,7 +301,7 @@ async def serve_feed(token: str, request: Request) -> Response:
     rendered = caches.by_workspace_version.get(key)
     if rendered is None:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        rendered = await run_in_threadpool(_render, engine, found.feed_id, day, caches)
+        rendered = await run_in_threadpool(_render, engine, found, day, caches)
         caches.by_workspace_version.put(key, rendered)
     headers = request.headers
     return Prepared(

@@ -10,7 +10,7 @@ import icalendar
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party
+from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party, statements
 from tests.feeds.clients import read_with_all_clients
 
 DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
@@ -335,3 +335,53 @@ def test_feeds_sharing_a_series_build_its_events_once(
         r = client.get(path)
         assert b"Maria Renamed" in r.content
     assert [str(i) for i in built] == [series["id"]]
+
+
+def test_after_a_write_the_workspace_is_read_once_for_all_its_feeds(
+    api: Client, client: Client, app: FastAPI
+) -> None:
+    # A write moves the workspace's content version, so every feed must find out whether
+    # what it shows changed. That costs one read of the workspace, not one per feed.
+    people = _four_zones(api)
+    series = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
+    api.post(f"/v1/series/{series['id']}/schedule")
+    other = _series(api, {k: people[k] for k in ("ldn", "ktm")}, start_date="2027-01-07", count=3)
+    api.post(f"/v1/series/{other['id']}/schedule")
+    feeds = [
+        _path(_feed(api, "series", series["id"])),
+        _path(_feed(api, "participant", people["ny"]["id"])),
+        _path(_feed(api, "participant", people["ktm"]["id"])),
+        _path(_feed(api, "party", people["mnl"]["party_id"])),
+        _path(_feed(api, "workspace", None)),
+    ]
+    etags = {path: client.get(path).headers["etag"] for path in feeds}
+    engine = app.state.engine
+
+    def view_reads(sql: list[str]) -> list[str]:
+        # The token lookup (the write also made the directory forget these tokens) aside.
+        return [q for q in sql if "token_hash" not in q]
+
+    pid = people["ldn"]["id"]
+    off = api.post(
+        f"/v1/participants/{pid}/time-off",
+        json={"start_date": "2027-02-01", "end_date": "2027-02-01"},
+    )
+    assert off.status_code == 201, off.text
+    with statements(engine) as first:
+        assert client.get(feeds[0], headers={"If-None-Match": etags[feeds[0]]}).status_code == 304
+    with statements(engine) as rest:
+        for path in feeds[1:]:
+            assert client.get(path, headers={"If-None-Match": etags[path]}).status_code == 304
+    assert view_reads(first), "the first poll after the write reads the workspace"
+    assert view_reads(rest) == [], "the other feeds reuse what it read"
+
+    # What each feed covers still follows its scope: a rename shows where the person is.
+    assert api.patch(f"/v1/participants/{pid}", json={"name": "Ldn Renamed"}).status_code == 200
+    shows = {path: b"Ldn Renamed" in client.get(path).content for path in feeds}
+    assert shows == {
+        feeds[0]: False,  # series without London
+        feeds[1]: False,  # New York is not in London's series
+        feeds[2]: True,  # Kathmandu is
+        feeds[3]: False,  # Manila's party is not
+        feeds[4]: True,  # the workspace has every series
+    }
