@@ -2,7 +2,7 @@
 
 Feed polls compare it in the same query that checks their token, so an unchanged
 workspace costs one indexed lookup; when it moved, the feed's precise data version decides
-whether anything the feed shows really changed (app.feeds.content.data_version).
+whether anything the feed shows really changed (app.feeds.content.WorkspaceView.version).
 """
 
 from __future__ import annotations

@@ -147,7 +147,8 @@ def _not_found() -> AppError:
 class FeedCaches:
     """Two levels: by the workspace's content version (one query per poll) and by the
     feed's precise data version (so a change elsewhere in the workspace re-renders nothing
-    and keeps the ETag)."""
+    and keeps the ETag). Between them, the workspace's view per content version, from which
+    every one of its feeds' data versions is computed in memory."""
 
     def __init__(self) -> None:
         self.by_workspace_version = FeedCache()
