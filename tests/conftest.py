@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import anyio.from_thread
@@ -87,6 +88,19 @@ def running(application: FastAPI, portal: anyio.from_thread.BlockingPortal) -> I
                 assert time.monotonic() < deadline, "the feed change listener did not connect"
                 time.sleep(0.01)
         yield application
+
+
+@contextmanager
+def clock_at(application: FastAPI, now: datetime) -> Iterator[datetime]:
+    """The app's clock stands at ``now`` while the block runs. Not monkeypatch: pytest
+    restores only attributes found in the instance ``__dict__``, and Starlette's State keeps
+    its values elsewhere."""
+    real = application.state.clock
+    application.state.clock = lambda: now
+    try:
+        yield now
+    finally:
+        application.state.clock = real
 
 
 @pytest.fixture(scope="session")

@@ -235,8 +235,8 @@ def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> 
             workspace = session.get(Workspace, found.workspace_id)
             if workspace is None:
                 raise _not_found()
-            return load_view(session, workspace)
-        raise AssertionError("unreachable")
+            view = load_view(session, workspace)
+        return view
 
     view = caches.views.get(key, load)
     feed = view.feeds.get(found.feed_id)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import Client, make_participant, make_party
+from tests.conftest import Client, clock_at, make_participant, make_party
 
 TEAM = "THOSTILE01"
 SLACK_USER = "UHOSTILE01"
@@ -144,12 +144,8 @@ def build_world(api: Client) -> World:
 @pytest.fixture
 def frozen(app: FastAPI) -> Iterator[datetime]:
     """The app's clock stands at NOW (Slack's signature window keeps the real clock)."""
-    real = app.state.clock
-    app.state.clock = lambda: NOW
-    try:
-        yield NOW
-    finally:
-        app.state.clock = real
+    with clock_at(app, NOW) as now:
+        yield now
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.demo import PARTIES
-from tests.conftest import Client, make_participant, make_party
+from tests.conftest import Client, clock_at, make_participant, make_party
 
 NOW = datetime(2026, 10, 14, 12, 0, tzinfo=UTC)
 # Tuesdays from 20 October 2026: New York leaves daylight saving time on 1 November, Manila
@@ -24,13 +24,9 @@ PRIYA_OFF = ("2026-10-27", "2026-10-29")
 
 @pytest.fixture
 def frozen(app: FastAPI) -> Iterator[datetime]:
-    """The app's clock stands at NOW (restored by hand: Starlette's State is not a dict)."""
-    real = app.state.clock
-    app.state.clock = lambda: NOW
-    try:
-        yield NOW
-    finally:
-        app.state.clock = real
+    """The app's clock stands at NOW."""
+    with clock_at(app, NOW) as now:
+        yield now
 
 
 @dataclass

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from slack_sdk.signature import SignatureVerifier
 
 from app.slack import delivery
-from tests.conftest import SLACK_SECRET, Client, make_participant, make_party
+from tests.conftest import SLACK_SECRET, Client, clock_at, make_participant, make_party
 
 TEAM = "TDEMO0001"
 # Monday 2026-11-23 12:00Z: the series below start the next day.
@@ -104,15 +104,9 @@ def mrkdwn(payload: dict[str, Any]) -> str:
 
 @pytest.fixture
 def frozen(app: FastAPI) -> Iterator[datetime]:
-    """The app's clock stands at NOW (the Slack signature window keeps the real clock)."""
-    # Not monkeypatch: pytest 9 restores only attributes found in the instance __dict__,
-    # and Starlette's State keeps its values elsewhere.
-    real = app.state.clock
-    app.state.clock = lambda: NOW
-    try:
-        yield NOW
-    finally:
-        app.state.clock = real
+    """The app's clock stands at NOW (Slack's signature window keeps the real clock)."""
+    with clock_at(app, NOW) as now:
+        yield now
 
 
 @dataclass
