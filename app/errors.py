@@ -83,7 +83,11 @@ _ERROR_DOCS: dict[int, tuple[str, dict[str, Any]]] = {
     413: ("The request body is too large.", {}),
     422: ("The request is invalid; fields says where.", {}),
     429: ("Too many requests; retry after Retry-After seconds.", _RETRY_AFTER),
-    503: ("The database (or a needed service) is unavailable; retry later.", _RETRY_AFTER),
+    503: (
+        "The database (or a needed service) is unavailable, or the service is too busy; "
+        "retry later.",
+        _RETRY_AFTER,
+    ),
 }
 
 
@@ -230,6 +234,16 @@ def database_unavailable(exc: Exception) -> JSONResponse:
     return _envelope(
         "database_unavailable",
         "The database cannot be reached right now; retry in a few seconds.",
+        503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def overloaded() -> JSONResponse:
+    """The 503 for a request that waited too long for its turn (app.admission)."""
+    return _envelope(
+        "overloaded",
+        "The service is too busy to answer right now; retry in a few seconds.",
         503,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.admission import ArrivalOrder
 from app.api import (
     feeds,
     occurrences,
@@ -116,6 +117,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(slack_routes.router)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(CachedReads, state=app.state)
-    app.add_middleware(FeedPolls, state=app.state)  # inside the metrics, before the rest
+    app.add_middleware(FeedPolls, state=app.state)
+    # Inside the metrics (the access log counts the wait), before everything else.
+    app.add_middleware(
+        ArrivalOrder,
+        limit=settings.requests_in_flight,
+        wait_seconds=settings.database_connect_timeout,
+    )
     app.add_middleware(RequestMetrics)
     return app

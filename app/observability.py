@@ -80,15 +80,14 @@ class RequestMetrics:
             REQUESTS.labels(method, template, str(status)).inc()
             LATENCY.labels(method, template).observe(elapsed)
             if template != "/metrics":
-                access_log.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "request_id": request_id,
-                            "method": method,
-                            "route": template,
-                            "status": status,
-                            "ms": round(elapsed * 1000, 2),
-                        }
-                    },
-                )
+                fields = {
+                    "request_id": request_id,
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                }
+                cache = scope.get("scheduler.read_cache")
+                if cache is not None:
+                    fields["cache"] = cache  # app.api.read_cache: answered from memory or not
+                access_log.info("request", extra={"fields": fields})

@@ -53,6 +53,7 @@ CACHEABLE = frozenset(
 )
 
 SEEN = "workspace_version"  # request.state: (workspace id, content version) the route read
+CACHE_OUTCOME = "scheduler.read_cache"  # ASGI scope: "hit" or "miss", for the access log
 
 MAX_KEY_LENGTH = 200
 
@@ -167,9 +168,11 @@ class CachedReads:
         hit = cache.get(entry_key)
         if hit is not None:
             scope["route"] = hit.route
+            scope[CACHE_OUTCOME] = "hit"
             await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
             await send({"type": "http.response.body", "body": hit.body})
             return
+        scope[CACHE_OUTCOME] = "miss"
         await self._through(scope, receive, send, cache, entry_key)
 
     async def _through(

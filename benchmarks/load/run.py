@@ -358,6 +358,9 @@ def print_per_class(entries: list[dict[str, Any]], seconds: float) -> None:
         for e in group:
             codes[int(e["status"])] += 1
         statuses = " ".join(f"{c}:{n}" for c, n in sorted(codes.items()))
+        outcomes = [e["cache"] for e in group if "cache" in e]
+        if outcomes:  # app.api.read_cache: answered from memory
+            statuses += f"  cached {outcomes.count('hit') / len(outcomes):.0%}"
         print(
             f"  {name:<15}{route:<62}{len(group) / seconds:8.1f}"
             f"{pct(ms, 50):9.1f}{pct(ms, 99):9.1f}  {statuses}"
@@ -373,6 +376,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=5, help="seconds of unmeasured load")
     parser.add_argument("--server", help="PostgreSQL URL whose server gets the database")
     parser.add_argument("--keep", action="store_true", help="keep the database and the log")
+    parser.add_argument(
+        "--only",
+        help="send only these request classes, comma-separated, each with an optional "
+        "weight (e.g. read,plan or read:34,write_name:0.4): to see what a class costs; "
+        "the goal is judged on the full mix",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: run `make bench-tools`", file=sys.stderr)
@@ -462,6 +471,11 @@ def main() -> int:
             "search_end": (week + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "time_off_days": [(now.date() + timedelta(days=d)).isoformat() for d in (30, 61, 95)],
         }
+        if args.only:
+            data["weights"] = [
+                [name, float(weight or 1)]
+                for name, _, weight in (item.partition(":") for item in args.only.split(","))
+            ]
         data_path = tmp / "data.lua"
         data_path.write_text("return " + lua(data) + "\n")
         print(
