@@ -11,6 +11,9 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# ASGI scope key: "hit" or "miss" when app.api.read_cache looked the request up.
+CACHE_OUTCOME = "scheduler.read_cache"
+
 REQUESTS = Counter("scheduler_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "scheduler_http_request_duration_seconds",
@@ -87,7 +90,7 @@ class RequestMetrics:
                     "status": status,
                     "ms": round(elapsed * 1000, 2),
                 }
-                cache = scope.get("scheduler.read_cache")
+                cache = scope.get(CACHE_OUTCOME)
                 if cache is not None:
-                    fields["cache"] = cache  # app.api.read_cache: answered from memory or not
+                    fields["cache"] = cache
                 access_log.info("request", extra={"fields": fields})

@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, select
 
 from app.api.read_cache import SEEN
 from app.db.accounts import hash_secret
+from app.db.content_version import versions_of
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
 from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
@@ -90,7 +91,7 @@ def get_workspace(
         raise _unauthorized("This API key is not valid or has been revoked.")
     workspace: Workspace = row[1]
     # What this request's answer is a function of (app.api.read_cache may keep it).
-    setattr(request.state, SEEN, (workspace.id, workspace.content_version))
+    setattr(request.state, SEEN, (workspace.id, versions_of(workspace)))
     return workspace
 
 

@@ -3,18 +3,22 @@
 Dashboards, integrations and the Slack command read the same few resources over and over,
 and a read through the full stack (routing, dependencies, the ORM, several thread hops,
 response validation) costs far more than the one question that decides whether its answer
-can have changed: *is this API key live, and what is its workspace's content version?*
-(the counter every write a read could show moves, app.db.content_version).
+can have changed: *is this API key live, and what are its workspace's versions?* (the
+counters that writes move, one per kind of content: app.db.content_version).
 
 :class:`CachedReads` asks exactly that, in one indexed query, for every ``GET /v1/...``
-with a bearer key. An answer stored under the same (workspace, content version, path,
-query) is sent as it was; anything else goes through the app as usual, and a 200 from a
-route in :data:`CACHEABLE` is stored when the route read the same version as the check.
+with a bearer key. An answer stored for the same (workspace, path, query) is sent as it was
+when the versions of the kinds of content its route shows (:data:`CACHEABLE`) are still
+those it was read at; anything else goes through the app as usual, and a 200 from a route
+in :data:`CACHEABLE` is stored with the versions the route itself read, in its own
+transaction before its data (so the data is never older than the versions it is kept
+under). A day off added does not drop the lists of parties or series; a renamed person
+does not drop the occurrences.
 
 So a revoked key is refused, and a write is seen, by the very next request, whichever
 worker or host made it: the check reads the database, not a notification. Only routes
 whose answer is a function of the workspace's content alone are listed; a balance (it
-moves with the clock), feed and share-link lists (their rows do not move the version) and
+moves with the clock), feed and share-link lists (their rows do not move the versions) and
 conditional requests always take the full route.
 """
 
@@ -34,34 +38,46 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.accounts import hash_secret
+from app.db.content_version import VERSION_COLUMNS
 from app.db.models import ApiKey, Workspace
 from app.errors import database_unavailable
+from app.observability import CACHE_OUTCOME
 from app.ratelimit import AuthFailures
 
-CACHEABLE = frozenset(
-    {
-        "/v1/workspace",
-        "/v1/parties",
-        "/v1/parties/{party_id}",
-        "/v1/participants",
-        "/v1/participants/{participant_id}",
-        "/v1/participants/{participant_id}/time-off",
-        "/v1/series",
-        "/v1/series/{series_id}",
-        "/v1/series/{series_id}/occurrences",
-    }
-)
+PEOPLE = ("participant_version", "party_version")  # a person's party fills their gaps
 
-SEEN = "workspace_version"  # request.state: (workspace id, content version) the route read
-CACHE_OUTCOME = "scheduler.read_cache"  # ASGI scope: "hit" or "miss", for the access log
+# Route template -> the kinds of content its answer shows (app.db.content_version).
+CACHEABLE: dict[str, tuple[str, ...]] = {
+    "/v1/workspace": ("content_version",),  # read seldom: any write drops it
+    "/v1/parties": ("party_version",),
+    "/v1/parties/{party_id}": ("party_version",),
+    "/v1/participants": PEOPLE,
+    "/v1/participants/{participant_id}": PEOPLE,
+    # ... of a participant who exists (availability_version moves when one comes or goes)
+    "/v1/participants/{participant_id}/time-off": ("time_off_version", "availability_version"),
+    "/v1/series": ("series_version",),
+    "/v1/series/{series_id}": ("series_version",),
+    # Each attendee's local times: their zone (their own or their party's), not their name.
+    "/v1/series/{series_id}/occurrences": (
+        "occurrence_version",
+        "series_version",
+        "availability_version",
+        "party_version",
+    ),
+}
+
+# request.state: (workspace id, {counter: value}) as the route read them
+SEEN = "workspace_versions"
 
 MAX_KEY_LENGTH = 200
 
 _CHECK = (
-    select(ApiKey.workspace_id, Workspace.content_version)  # type: ignore[call-overload]
+    select(ApiKey.workspace_id, *(getattr(Workspace, name) for name in VERSION_COLUMNS))  # type: ignore[call-overload]
     .join(Workspace, Workspace.id == ApiKey.workspace_id)
     .where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
 )
+
+Key = tuple[uuid.UUID, str, bytes]  # workspace, path, query
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,26 +85,31 @@ class Stored:
     route: Any  # what the request metrics read the route template from
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    kinds: tuple[str, ...] = ()  # the counters the answer depends on
+    versions: tuple[int, ...] = ()  # their values when it was read
+
+    def current(self, versions: dict[str, int]) -> bool:
+        return tuple(versions[k] for k in self.kinds) == self.versions
 
 
 class ReadCache:
-    """Answers by (workspace, content version, path, query), least recently used out first,
-    bounded in bytes. Old versions are never asked for again and age out."""
+    """The latest answer per (workspace, path, query), least recently used out first,
+    bounded in bytes."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[uuid.UUID, int, str, bytes], Stored] = OrderedDict()
+        self._entries: OrderedDict[Key, Stored] = OrderedDict()
         self._bytes = 0
         self._lock = Lock()
 
-    def get(self, key: tuple[uuid.UUID, int, str, bytes]) -> Stored | None:
+    def get(self, key: Key) -> Stored | None:
         with self._lock:
             hit = self._entries.get(key)
             if hit is not None:
                 self._entries.move_to_end(key)
             return hit
 
-    def put(self, key: tuple[uuid.UUID, int, str, bytes], value: Stored) -> None:
+    def put(self, key: Key, value: Stored) -> None:
         size = len(value.body)
         if size > self.max_bytes // 8:
             return
@@ -106,11 +127,11 @@ class ReadCache:
         return len(self._entries)
 
 
-def _check(engine: Engine, digest: str) -> tuple[uuid.UUID, int] | None:
+def _check(engine: Engine, digest: str) -> tuple[uuid.UUID, dict[str, int]] | None:
     # One read, no transaction (as the feed lookup): no BEGIN/ROLLBACK round trips.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         row = conn.execute(_CHECK, {"digest": digest}).first()
-    return None if row is None else (row[0], row[1])
+    return None if row is None else (row[0], dict(zip(VERSION_COLUMNS, row[1:], strict=True)))
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -164,9 +185,9 @@ class CachedReads:
         if live is None:
             await self.app(scope, receive, send)  # the full route answers 401
             return
-        entry_key = (live[0], live[1], scope["path"], scope["query_string"])
+        entry_key = (live[0], scope["path"], scope["query_string"])
         hit = cache.get(entry_key)
-        if hit is not None:
+        if hit is not None and hit.current(live[1]):
             scope["route"] = hit.route
             scope[CACHE_OUTCOME] = "hit"
             await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
@@ -181,7 +202,7 @@ class CachedReads:
         receive: Receive,
         send: Send,
         cache: ReadCache,
-        entry_key: tuple[uuid.UUID, int, str, bytes],
+        entry_key: Key,
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -198,11 +219,10 @@ class CachedReads:
 
         await self.app(scope, receive, capture)
         route = scope.get("route")
+        kinds = CACHEABLE.get(getattr(route, "path", None) or "")
         seen = scope.get("state", {}).get(SEEN)
-        if (
-            keep
-            and start is not None
-            and getattr(route, "path", None) in CACHEABLE
-            and seen == entry_key[:2]  # the route read the version the check read
-        ):
-            cache.put(entry_key, Stored(route, list(start.get("headers", [])), b"".join(chunks)))
+        if keep and start is not None and kinds and seen is not None and seen[0] == entry_key[0]:
+            versions = tuple(seen[1][k] for k in kinds)
+            body = b"".join(chunks)
+            headers = list(start.get("headers", []))
+            cache.put(entry_key, Stored(route, headers, body, kinds, versions))

@@ -1,8 +1,14 @@
-"""A per-workspace counter that moves with every write a feed or page could show.
+"""Per-workspace counters that move with every write a feed, page or API answer could show.
 
-Feed polls compare it in the same query that checks their token, so an unchanged
-workspace costs one indexed lookup; when it moved, the feed's precise data version decides
-whether anything the feed shows really changed (app.feeds.content.WorkspaceView.version).
+``content_version`` moves with all of them. Feed polls compare it in the same query that
+checks their token, so an unchanged workspace costs one indexed lookup; when it moved, the
+feed's precise data version decides whether anything the feed shows really changed
+(app.feeds.content.WorkspaceView.version).
+
+Beside it, one counter per kind of content (:data:`KINDS`) moves only with writes of that
+kind, so an API answer kept in memory (app.api.read_cache) is dropped only when what it
+shows changed: adding a day off leaves every list of parties, series and occurrences as it
+was, and renaming a person leaves the occurrences (they show zones, not names).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import event, inspect, update
 from sqlmodel import Session, col
 
 from app.db.models import Feed, Occurrence, Participant, Party, Series, TimeOff, Workspace
@@ -18,26 +24,66 @@ from app.feeds import directory
 
 VISIBLE = (Series, Occurrence, Participant, Party, TimeOff)
 
+# The counter of each kind of content (columns of Workspace). A change to a series' members
+# always comes with a write to the series row itself (app.api.series).
+KINDS: dict[type, str] = {
+    Party: "party_version",
+    Participant: "participant_version",  # availability_version too, see _kinds
+    TimeOff: "time_off_version",
+    Series: "series_version",
+    Occurrence: "occurrence_version",
+}
+# Every counter, in a fixed order: what app.api.read_cache reads and compares.
+VERSION_COLUMNS = ("content_version", *KINDS.values(), "availability_version")
+# Participant columns that change how a person is shown, not when they can meet.
+SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "version", "updated_at"})
+
+
+def versions_of(workspace: Workspace) -> dict[str, int]:
+    return {name: getattr(workspace, name) for name in VERSION_COLUMNS}
+
+
+def _kinds(obj: object, whole: bool) -> set[str]:
+    """The kind counters a write of ``obj`` moves (``whole``: added or deleted).
+
+    A participant's row as shown moves ``participant_version`` (a day off added touches it
+    too: its ETag changes); ``availability_version`` moves only when what the planner reads
+    of them (party, zone, hours, holidays, stretch) changed, or they came or went.
+    """
+    kind = KINDS[type(obj)]
+    if not isinstance(obj, Participant):
+        return {kind}
+    if whole:
+        return {kind, "availability_version"}
+    changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+    kinds = {kind} if changed else set()
+    if changed - SHOWN_ONLY:
+        kinds.add("availability_version")
+    return kinds
+
 
 def _bump_content_version(session: Session, _flush_context: Any) -> None:
     # After the flush (new/dirty/deleted still list what it wrote), so the workspace row is
     # locked after the entity rows in every transaction: no lock-order deadlocks.
-    touched: set[uuid.UUID] = set()
+    touched: dict[uuid.UUID, set[str]] = {}  # workspace -> kind counters to move
     feeds_changed: set[uuid.UUID] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, VISIBLE):
-            touched.add(obj.workspace_id)
+            whole = obj in session.new or obj in session.deleted
+            touched.setdefault(obj.workspace_id, set()).update(_kinds(obj, whole))
         elif isinstance(obj, Workspace) and obj not in session.new:
-            touched.add(obj.id)  # its name titles every feed and page
+            touched.setdefault(obj.id, set())  # its name titles every feed and page
         elif isinstance(obj, Feed) and obj not in session.new:
             feeds_changed.add(obj.workspace_id)  # revoked or gone: no content change
     # This process's feed directories forget these workspaces when the commit lands.
-    directory.touched(session, touched | feeds_changed)
-    if touched:
+    directory.touched(session, set(touched) | feeds_changed)
+    # Workspaces in a fixed order (nearly always just one).
+    for workspace_id, kinds in sorted(touched.items(), key=lambda kv: str(kv[0])):
+        columns = sorted({"content_version", *kinds})
         session.execute(
             update(Workspace)
-            .where(col(Workspace.id).in_(sorted(touched, key=str)))
-            .values(content_version=Workspace.content_version + 1)
+            .where(col(Workspace.id) == workspace_id)
+            .values({name: getattr(Workspace, name) + 1 for name in columns})
             .execution_options(synchronize_session=False)
         )
 

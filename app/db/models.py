@@ -33,6 +33,10 @@ def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> An
     )
 
 
+def _counter() -> Any:
+    return Field(default=0, nullable=False, sa_column_kwargs={"server_default": "0"})
+
+
 class Versioned(SQLModel):
     """Rows that clients edit: timestamps and a version that drives ETag / If-Match."""
 
@@ -46,9 +50,17 @@ class Workspace(Versioned, table=True):
     name: str = Field(max_length=200)
     slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
     # Bumped by every write that a feed or page could show (app.db.content_version).
-    content_version: int = Field(
-        default=0, nullable=False, sa_column_kwargs={"server_default": "0"}
-    )
+    content_version: int = _counter()
+    # Bumped, beside content_version, by writes of one kind of content each: an API answer
+    # kept in memory (app.api.read_cache) stays good while the kinds it shows are unchanged.
+    party_version: int = _counter()
+    participant_version: int = _counter()
+    # Only a participant's scheduling values (party, zone, hours, holidays, stretch), or one
+    # added or removed: the planner's view of them.
+    availability_version: int = _counter()
+    time_off_version: int = _counter()
+    series_version: int = _counter()
+    occurrence_version: int = _counter()
 
 
 class ApiKey(SQLModel, table=True):

@@ -4,16 +4,18 @@ per read, and every write, revocation and tenant boundary still holds on the nex
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import anyio.from_thread
+import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from app.api.read_cache import CACHEABLE, ReadCache, Stored
+from app.db.content_version import VERSION_COLUMNS
 from app.main import create_app
 from tests.conftest import (
     Client,
@@ -66,7 +68,9 @@ def _paths(w: dict[str, Any]) -> dict[str, str]:
 def test_the_cacheable_routes_exist_and_are_reads(app: FastAPI) -> None:
     paths = app.openapi()["paths"]
     gets = {path for path, operations in paths.items() if "get" in operations}
-    assert gets >= CACHEABLE
+    assert gets >= CACHEABLE.keys()
+    columns = set(VERSION_COLUMNS)
+    assert all(kinds and set(kinds) <= columns for kinds in CACHEABLE.values())
 
 
 def test_a_repeated_read_is_one_query_and_the_same_answer(engine: Engine, api: Client) -> None:
@@ -172,9 +176,118 @@ def test_the_cache_is_bounded_in_bytes() -> None:
     cache = ReadCache(max_bytes=1000)
     ws = uuid.uuid4()
     for i in range(10):
-        cache.put((ws, 1, f"/v1/p/{i}", b""), Stored(None, [], b"x" * 100))
+        cache.put((ws, f"/v1/p/{i}", b""), Stored(None, [], b"x" * 100))
     assert len(cache) == 10
-    cache.put((ws, 1, "/v1/p/10", b""), Stored(None, [], b"x" * 100))
-    assert len(cache) == 10 and cache.get((ws, 1, "/v1/p/0", b"")) is None
-    cache.put((ws, 1, "/v1/big", b""), Stored(None, [], b"x" * 500))  # over an eighth
-    assert cache.get((ws, 1, "/v1/big", b"")) is None
+    cache.put((ws, "/v1/p/10", b""), Stored(None, [], b"x" * 100))
+    assert len(cache) == 10 and cache.get((ws, "/v1/p/0", b"")) is None
+    cache.put((ws, "/v1/big", b""), Stored(None, [], b"x" * 500))  # over an eighth
+    assert cache.get((ws, "/v1/big", b"")) is None
+
+
+# (what a write does, the routes whose answers it must drop); every other cacheable answer
+# must be served from memory after it.
+WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
+    (
+        "a day off",
+        lambda api, w: _ok(
+            api.post(
+                f"/v1/participants/{w['person']['id']}/time-off",
+                json={"start_date": "2027-04-01", "end_date": "2027-04-02"},
+            )
+        ),
+        # the person is touched too: their ETag moves
+        {
+            "/v1/participants/{participant_id}/time-off",
+            "/v1/participants",
+            "/v1/participants/{participant_id}",
+        },
+    ),
+    (
+        "a person renamed",
+        lambda api, w: _ok(
+            api.patch(f"/v1/participants/{w['person']['id']}", json={"name": "Dana W."})
+        ),
+        {"/v1/participants", "/v1/participants/{participant_id}"},
+    ),
+    (
+        "a person's zone",
+        lambda api, w: _ok(
+            api.patch(f"/v1/participants/{w['person']['id']}", json={"timezone": "America/Chicago"})
+        ),
+        {
+            "/v1/participants",
+            "/v1/participants/{participant_id}",
+            "/v1/participants/{participant_id}/time-off",
+            "/v1/series/{series_id}/occurrences",
+        },
+    ),
+    (
+        "a party renamed",
+        lambda api, w: _ok(api.patch(f"/v1/parties/{w['party']['id']}", json={"name": "Acme"})),
+        {
+            "/v1/parties",
+            "/v1/parties/{party_id}",
+            "/v1/participants",
+            "/v1/participants/{participant_id}",
+            "/v1/series/{series_id}/occurrences",
+        },
+    ),
+    (
+        "a series retitled",
+        lambda api, w: _ok(api.patch(f"/v1/series/{w['series']['id']}", json={"title": "QBR"})),
+        {"/v1/series", "/v1/series/{series_id}", "/v1/series/{series_id}/occurrences"},
+    ),
+    (
+        "an occurrence cancelled",
+        lambda api, w: _ok(
+            api.patch(f"/v1/occurrences/{_first_occurrence(api, w)}", json={"status": "cancelled"})
+        ),
+        {"/v1/series/{series_id}/occurrences"},
+    ),
+    (
+        "the workspace renamed",
+        lambda api, w: _ok(api.patch("/v1/workspace", json={"name": "Renamed"})),
+        {"/v1/workspace"},
+    ),
+]
+
+
+def _ok(r: httpx.Response) -> None:
+    assert r.status_code in (200, 201), r.text
+
+
+def _first_occurrence(api: Client, w: dict[str, Any]) -> str:
+    items = api.get(f"/v1/series/{w['series']['id']}/occurrences").json()["items"]
+    return str(items[0]["id"])
+
+
+@pytest.mark.parametrize("what", [w[0] for w in WRITES])
+def test_a_write_drops_exactly_the_answers_that_show_what_it_changed(
+    what: str,
+    database_url: str,
+    engine: Engine,
+    api: Client,
+    portal: anyio.from_thread.BlockingPortal,
+) -> None:
+    w = _world(api)
+    paths = _paths(w)
+    _, write, dropped = next(x for x in WRITES if x[0] == what)
+    plain = create_app(make_settings(database_url, read_cache_bytes=0))
+    truth = _as(plain, portal, api)  # the same database, nothing kept in memory
+    try:
+        for path in paths.values():
+            assert api.get(path).status_code == 200
+        write(api, w)
+        for template, path in paths.items():
+            with statements(engine) as sql:
+                answer = api.get(path)
+            served_from_memory = len(sql) == 1
+            # The workspace itself is kept under its content version, which every write moves.
+            expected = template not in dropped and template != "/v1/workspace"
+            assert served_from_memory == expected, (what, template, sql)
+            fresh = truth.get(path)
+            assert answer.status_code == fresh.status_code == 200, (template, answer.text)
+            assert answer.json() == fresh.json(), (what, template)
+            assert answer.headers.get("etag") == fresh.headers.get("etag"), (what, template)
+    finally:
+        plain.state.engine.dispose()
