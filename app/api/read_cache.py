@@ -15,11 +15,15 @@ transaction before its data (so the data is never older than the versions it is 
 under). A day off added does not drop the lists of parties or series; a renamed person
 does not drop the occurrences.
 
+An answer that also follows the clock says so (:func:`valid_until`): a balance splits
+minutes into past and scheduled at ``now``, so it is kept only until the next occurrence
+starts, and the instant it names (``as_of``) is written in as each copy is sent.
+
 So a revoked key is refused, and a write is seen, by the very next request, whichever
 worker or host made it: the check reads the database, not a notification. Only routes
-whose answer is a function of the workspace's content alone are listed; a balance (it
-moves with the clock), feed and share-link lists (their rows do not move the versions) and
-conditional requests always take the full route.
+whose answer is a function of the workspace's content (and the clock, as above) are
+listed; feed and share-link lists (their rows do not move the versions) and conditional
+requests always take the full route.
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from threading import Lock
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.db.accounts import hash_secret
@@ -64,10 +71,18 @@ CACHEABLE: dict[str, tuple[str, ...]] = {
         "availability_version",
         "party_version",
     ),
+    # Members' names and parties, the occurrences' minutes; and the clock (valid_until).
+    "/v1/series/{series_id}/balance": (
+        "occurrence_version",
+        "series_version",
+        "participant_version",
+    ),
 }
 
 # request.state: (workspace id, {counter: value}) as the route read them
 SEEN = "workspace_versions"
+# request.state: (now, until) of an answer that follows the clock, see valid_until
+CLOCKED = "valid_until"
 
 MAX_KEY_LENGTH = 200
 
@@ -79,6 +94,25 @@ _CHECK = (
 
 Key = tuple[uuid.UUID, str, bytes]  # workspace, path, query
 
+_INSTANT = TypeAdapter(datetime)
+
+
+def valid_until(request: Request, now: datetime, until: datetime | None) -> None:
+    """Called by a route whose answer was computed at ``now`` and stays the same until
+    ``until`` (None: as long as the content), but for its ``as_of`` field, which holds
+    ``now``: a copy kept in memory is sent only before ``until``, with the time of sending
+    written into ``as_of``."""
+    setattr(request.state, CLOCKED, (now, until))
+
+
+def _as_of_at(body: bytes, now: datetime) -> tuple[bytes, bytes] | None:
+    """The body around its ``as_of`` value, or None unless it holds ``now`` exactly once."""
+    field = b'"as_of":' + _INSTANT.dump_json(now)
+    if body.count(field) != 1:
+        return None
+    before, after = body.split(field)
+    return before + b'"as_of":', after
+
 
 @dataclass(frozen=True, slots=True)
 class Stored:
@@ -87,9 +121,21 @@ class Stored:
     body: bytes
     kinds: tuple[str, ...] = ()  # the counters the answer depends on
     versions: tuple[int, ...] = ()  # their values when it was read
+    until: datetime | None = None  # it follows the clock: good before this instant
+    as_of: tuple[bytes, bytes] | None = None  # the body before and after its as_of value
 
-    def current(self, versions: dict[str, int]) -> bool:
+    def current(self, versions: dict[str, int], now: datetime) -> bool:
+        if self.until is not None and now >= self.until:
+            return False
         return tuple(versions[k] for k in self.kinds) == self.versions
+
+    def sent_at(self, now: datetime) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """Headers and body to send at ``now``."""
+        if self.as_of is None:
+            return self.headers, self.body
+        body = self.as_of[0] + _INSTANT.dump_json(now) + self.as_of[1]
+        headers = [(k, v) for k, v in self.headers if k != b"content-length"]
+        return [*headers, (b"content-length", str(len(body)).encode())], body
 
 
 class ReadCache:
@@ -187,11 +233,13 @@ class CachedReads:
             return
         entry_key = (live[0], scope["path"], scope["query_string"])
         hit = cache.get(entry_key)
-        if hit is not None and hit.current(live[1]):
+        now: datetime = self.state.clock()
+        if hit is not None and hit.current(live[1], now):
             scope["route"] = hit.route
             scope[CACHE_OUTCOME] = "hit"
-            await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
-            await send({"type": "http.response.body", "body": hit.body})
+            headers, body = hit.sent_at(now)
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
             return
         scope[CACHE_OUTCOME] = "miss"
         await self._through(scope, receive, send, cache, entry_key)
@@ -225,4 +273,11 @@ class CachedReads:
             versions = tuple(seen[1][k] for k in kinds)
             body = b"".join(chunks)
             headers = list(start.get("headers", []))
-            cache.put(entry_key, Stored(route, headers, body, kinds, versions))
+            clocked = scope.get("state", {}).get(CLOCKED)
+            if clocked is None:
+                cache.put(entry_key, Stored(route, headers, body, kinds, versions))
+                return
+            now, until = clocked
+            as_of = _as_of_at(body, now)
+            if as_of is not None:
+                cache.put(entry_key, Stored(route, headers, body, kinds, versions, until, as_of))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
 from app.api.fields import Day, Flag, Instant, Location, LongText, Name, TimezoneName, Whole
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.api.read_cache import valid_until
 from app.db import schedules
 from app.db.changes import touch
 from app.db.models import Feed, Occurrence, Series, SeriesParticipant, ShareLink, Workspace
@@ -536,6 +537,8 @@ def balance(
     now = now_of(request)
     rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
     people, parties = schedules.ledger(ctx, rows, now)
+    # The split into past and scheduled moves when the next occurrence starts.
+    valid_until(request, now, min((o.start for o in rows if o.start >= now), default=None))
     required = {str(m.participant_id): m.required for m in ctx.members}
     return BalanceOut(
         series_id=series.id,

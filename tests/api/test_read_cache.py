@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.from_thread
@@ -19,6 +19,7 @@ from app.db.content_version import VERSION_COLUMNS
 from app.main import create_app
 from tests.conftest import (
     Client,
+    clock_at,
     make_participant,
     make_party,
     make_series,
@@ -73,20 +74,23 @@ def test_the_cacheable_routes_exist_and_are_reads(app: FastAPI) -> None:
     assert all(kinds and set(kinds) <= columns for kinds in CACHEABLE.values())
 
 
-def test_a_repeated_read_is_one_query_and_the_same_answer(engine: Engine, api: Client) -> None:
+def test_a_repeated_read_is_one_query_and_the_same_answer(
+    app: FastAPI, engine: Engine, api: Client
+) -> None:
     w = _world(api)
-    for template, path in _paths(w).items():
-        first = api.get(path)
-        assert first.status_code == 200, (template, first.text)
-        with statements(engine) as sql:
-            again = api.get(path)
-        assert len(sql) == 1, (template, sql)  # the key's and the version's check
-        assert again.status_code == 200
-        assert again.content == first.content, template
-        drop = {"x-request-id"}
-        assert {k: v for k, v in again.headers.items() if k not in drop} == {
-            k: v for k, v in first.headers.items() if k not in drop
-        }, template
+    with clock_at(app, datetime(2026, 12, 1, tzinfo=UTC)):  # the balance says when
+        for template, path in _paths(w).items():
+            first = api.get(path)
+            assert first.status_code == 200, (template, first.text)
+            with statements(engine) as sql:
+                again = api.get(path)
+            assert len(sql) == 1, (template, sql)  # the key's and the versions' check
+            assert again.status_code == 200
+            assert again.content == first.content, template
+            drop = {"x-request-id"}
+            assert {k: v for k, v in again.headers.items() if k not in drop} == {
+                k: v for k, v in first.headers.items() if k not in drop
+            }, template
 
 
 def test_writes_elsewhere_are_seen_by_the_next_read(
@@ -136,7 +140,7 @@ def test_tenants_never_share_an_answer(api: Client, other_api: Client) -> None:
     assert other_api.get(f"/v1/parties/{mine}").status_code == 404
 
 
-def test_the_balance_follows_the_clock_and_conditions_take_the_full_route(
+def test_conditions_take_the_full_route_and_the_balance_follows_the_clock(
     app: FastAPI, engine: Engine, api: Client
 ) -> None:
     w = _world(api)
@@ -200,6 +204,7 @@ WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
             "/v1/participants/{participant_id}/time-off",
             "/v1/participants",
             "/v1/participants/{participant_id}",
+            "/v1/series/{series_id}/balance",
         },
     ),
     (
@@ -207,7 +212,7 @@ WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
         lambda api, w: _ok(
             api.patch(f"/v1/participants/{w['person']['id']}", json={"name": "Dana W."})
         ),
-        {"/v1/participants", "/v1/participants/{participant_id}"},
+        {"/v1/participants", "/v1/participants/{participant_id}", "/v1/series/{series_id}/balance"},
     ),
     (
         "a person's zone",
@@ -219,6 +224,7 @@ WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
             "/v1/participants/{participant_id}",
             "/v1/participants/{participant_id}/time-off",
             "/v1/series/{series_id}/occurrences",
+            "/v1/series/{series_id}/balance",
         },
     ),
     (
@@ -235,14 +241,19 @@ WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
     (
         "a series retitled",
         lambda api, w: _ok(api.patch(f"/v1/series/{w['series']['id']}", json={"title": "QBR"})),
-        {"/v1/series", "/v1/series/{series_id}", "/v1/series/{series_id}/occurrences"},
+        {
+            "/v1/series",
+            "/v1/series/{series_id}",
+            "/v1/series/{series_id}/occurrences",
+            "/v1/series/{series_id}/balance",
+        },
     ),
     (
         "an occurrence cancelled",
         lambda api, w: _ok(
             api.patch(f"/v1/occurrences/{_first_occurrence(api, w)}", json={"status": "cancelled"})
         ),
-        {"/v1/series/{series_id}/occurrences"},
+        {"/v1/series/{series_id}/occurrences", "/v1/series/{series_id}/balance"},
     ),
     (
         "the workspace renamed",
@@ -265,6 +276,7 @@ def _first_occurrence(api: Client, w: dict[str, Any]) -> str:
 def test_a_write_drops_exactly_the_answers_that_show_what_it_changed(
     what: str,
     database_url: str,
+    app: FastAPI,
     engine: Engine,
     api: Client,
     portal: anyio.from_thread.BlockingPortal,
@@ -274,20 +286,54 @@ def test_a_write_drops_exactly_the_answers_that_show_what_it_changed(
     _, write, dropped = next(x for x in WRITES if x[0] == what)
     plain = create_app(make_settings(database_url, read_cache_bytes=0))
     truth = _as(plain, portal, api)  # the same database, nothing kept in memory
+    now = datetime(2026, 12, 1, tzinfo=UTC)  # before the series: one balance all along
     try:
-        for path in paths.values():
-            assert api.get(path).status_code == 200
-        write(api, w)
-        for template, path in paths.items():
-            with statements(engine) as sql:
-                answer = api.get(path)
-            served_from_memory = len(sql) == 1
-            # The workspace itself is kept under its content version, which every write moves.
-            expected = template not in dropped and template != "/v1/workspace"
-            assert served_from_memory == expected, (what, template, sql)
-            fresh = truth.get(path)
-            assert answer.status_code == fresh.status_code == 200, (template, answer.text)
-            assert answer.json() == fresh.json(), (what, template)
-            assert answer.headers.get("etag") == fresh.headers.get("etag"), (what, template)
+        with clock_at(app, now), clock_at(plain, now):
+            for path in paths.values():
+                assert api.get(path).status_code == 200
+            write(api, w)
+            for template, path in paths.items():
+                with statements(engine) as sql:
+                    answer = api.get(path)
+                served_from_memory = len(sql) == 1
+                # The workspace is kept under its content version, which every write moves.
+                expected = template not in dropped and template != "/v1/workspace"
+                assert served_from_memory == expected, (what, template, sql)
+                fresh = truth.get(path)
+                assert answer.status_code == fresh.status_code == 200, (template, answer.text)
+                assert answer.json() == fresh.json(), (what, template)
+                assert answer.headers.get("etag") == fresh.headers.get("etag"), (what, template)
     finally:
         plain.state.engine.dispose()
+
+
+def test_a_balance_is_kept_until_the_next_occurrence_starts_and_says_when_it_was_sent(
+    app: FastAPI, engine: Engine, api: Client
+) -> None:
+    w = _world(api)
+    balance = f"/v1/series/{w['series']['id']}/balance"
+    starts = sorted(
+        datetime.fromisoformat(o["start"])
+        for o in api.get(f"/v1/series/{w['series']['id']}/occurrences").json()["items"]
+    )
+    before = starts[0] - timedelta(days=3)
+    with clock_at(app, before):
+        first = api.get(balance).json()
+    assert {p["past_minutes"] for p in first["participants"]} == {0}
+    for now in (before + timedelta(hours=5), starts[0] - timedelta(microseconds=1)):
+        with clock_at(app, now), statements(engine) as sql:
+            r = api.get(balance)
+        assert len(sql) == 1, "answered from memory"
+        again = r.json()
+        assert datetime.fromisoformat(again.pop("as_of")) == now
+        assert again == {k: v for k, v in first.items() if k != "as_of"}
+        assert int(r.headers["content-length"]) == len(r.content)
+    started = starts[0] + timedelta(minutes=1)  # the first one is under way: it counts as past
+    with clock_at(app, started), statements(engine) as sql:
+        moved = api.get(balance).json()
+    assert len(sql) > 1, "computed again"
+    assert datetime.fromisoformat(moved["as_of"]) == started
+    assert sum(p["past_minutes"] for p in moved["participants"]) > 0
+    assert [p["total_minutes"] for p in moved["participants"]] == [
+        p["total_minutes"] for p in first["participants"]
+    ]
