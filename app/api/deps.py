@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from app.api.read_cache import SEEN
@@ -66,6 +67,14 @@ bearer = HTTPBearer(
 )
 
 
+# Built once (compiled once): the workspace of a live key.
+_KEY_OWNER = (
+    select(Workspace)
+    .join(ApiKey, ApiKey.workspace_id == Workspace.id)  # type: ignore[arg-type]
+    .where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+)
+
+
 def get_workspace(
     session: SessionDep,
     request: Request,
@@ -80,16 +89,11 @@ def get_workspace(
     client = request.client.host if request.client else "unknown"
     if limiter is not None:
         limiter.check(client)
-    row = session.exec(
-        select(ApiKey, Workspace)
-        .join(Workspace, Workspace.id == ApiKey.workspace_id)  # type: ignore[arg-type]
-        .where(ApiKey.key_hash == hash_secret(key), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-    ).first()
-    if row is None:
+    workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()
+    if workspace is None:
         if limiter is not None:
             limiter.record_failure(client)
         raise _unauthorized("This API key is not valid or has been revoked.")
-    workspace: Workspace = row[1]
     # What this request's answer is a function of (app.api.read_cache may keep it).
     setattr(request.state, SEEN, (workspace.id, versions_of(workspace)))
     return workspace

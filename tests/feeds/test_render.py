@@ -250,6 +250,30 @@ def test_same_bytes_as_icalendar_components() -> None:
     assert render_feed(calendar, now=NOW) == reference_rendering(calendar, ordered)
 
 
+def test_an_event_that_changed_is_rendered_anew_the_others_as_before() -> None:
+    """Blocks are kept per event (app.feeds.render._BLOCKS): after one event changes in any
+    field, the document is still exactly what icalendar writes for the new events."""
+    calendar = rotating_calendar()
+    render_feed(calendar, now=NOW)  # every block kept
+    events = list(calendar.events)
+    changes = [
+        {"description": events[0].description + " (Maria on call)"},
+        {"summary": "Renamed review"},
+        {"sequence": events[2].sequence + 1},
+        {"start": events[3].start + timedelta(minutes=30), "end": events[3].end},
+        {"location": "https://meet.example.com/other"},
+        {"last_modified": events[5].last_modified + timedelta(seconds=1)},
+    ]
+    for i, change in enumerate(changes):
+        changed = [replace(e, **change) if j == i else e for j, e in enumerate(events)]
+        again = replace(calendar, events=changed)
+        ordered = sorted(changed, key=lambda event: (event.start, event.uid))
+        assert render_feed(again, now=NOW) == reference_rendering(again, ordered), change
+    assert render_feed(calendar, now=NOW) == reference_rendering(
+        calendar, sorted(events, key=lambda event: (event.start, event.uid))
+    )
+
+
 def test_deterministic_whatever_the_input_order() -> None:
     calendar = rotating_calendar()
     first = render_feed(calendar, now=NOW)
