@@ -12,8 +12,10 @@ requests people wait on (a dashboard, the Slack command with its 3 s limit).
 rest first come, first served (asyncio's semaphore wakes its waiters in order). Every
 request then waits about as long as any other for its turn, so no kind of request starves;
 the work done is the same, and with fewer requests competing for the GIL it is done with
-less switching. A turn ends when the response has been sent: work a route leaves for
-afterwards (a delayed Slack reply) does not hold up the queue.
+less switching. Measured in the same test (and with the read cache of that day): p99 of
+all requests 260 ms instead of 840, feed polls p50 80 ms instead of 0.3 (a calendar app
+does not notice), and 30% more requests per second. A turn ends when the response has been
+sent: work a route leaves for afterwards (a delayed Slack reply) does not hold up the queue.
 
 A request that waits longer than ``wait_seconds`` is answered 503 with ``Retry-After``: the
 worker is too far behind (or everything before it is stuck on an unreachable database), and

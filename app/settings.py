@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1, le=100)
     # Requests a worker works on at once; the rest wait their turn in arrival order, at
     # most database_connect_timeout seconds (app.admission). 0: no limit, no order.
-    requests_in_flight: int = Field(default=3, ge=0, le=1000)
+    requests_in_flight: int = Field(default=2, ge=0, le=1000)
     # Memory per worker for repeated API reads (app.api.read_cache); 0 turns it off.
     read_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     log_level: str = "INFO"

@@ -62,7 +62,9 @@ def server(shared_app: FastAPI) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while playwright's sync API is open, the main thread has a
+# running event loop, and every later test that calls asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
