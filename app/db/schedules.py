@@ -7,11 +7,10 @@ inputs from the tables and writes its outputs back.
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from threading import Lock
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -20,6 +19,7 @@ from app.db.models import Occurrence, Participant, Party, Series, SeriesParticip
 from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AppError
+from app.lru import Lru
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
 from app.scheduling.model import Person
 from app.scheduling.planner import Plan, SeriesSpec, plan_series
@@ -111,7 +111,7 @@ def history(session: Session, series_id: uuid.UUID, now: datetime) -> History:
     return result
 
 
-class PlanMemo:
+class PlanMemo(Lru[Hashable, Plan]):
     """Plans by their exact inputs, per process (least recently used out first).
 
     The planner is deterministic (SPEC: the same inputs always give the same plan) and a
@@ -122,23 +122,7 @@ class PlanMemo:
     """
 
     def __init__(self, size: int = 128) -> None:
-        self._plans: OrderedDict[Hashable, Plan] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, key: Hashable) -> Plan | None:
-        with self._lock:
-            plan = self._plans.get(key)
-            if plan is not None:
-                self._plans.move_to_end(key)
-            return plan
-
-    def put(self, key: Hashable, plan: Plan) -> None:
-        with self._lock:
-            self._plans[key] = plan
-            self._plans.move_to_end(key)
-            while len(self._plans) > self._size:
-                self._plans.popitem(last=False)
+        super().__init__(size)
 
 
 PLANS = PlanMemo()

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from app.db.models import Feed, Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.schedules import SeriesContext, load_context
 from app.feeds.render import FeedCalendar, FeedEvent
+from app.lru import Lru
 from app.scheduling.model import zone
 
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
@@ -216,28 +217,12 @@ class WorkspaceViews:
             pending.set()
 
 
-class SeriesEvents:
+class SeriesEvents(Lru[tuple[uuid.UUID, str], tuple[FeedEvent, ...]]):
     """Each series' events by its data key, shared by every feed that shows the series, so
     a change rebuilds each series once per process rather than once per feed."""
 
     def __init__(self, size: int = 256) -> None:
-        self._entries: OrderedDict[tuple[uuid.UUID, str], tuple[FeedEvent, ...]] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, key: tuple[uuid.UUID, str]) -> tuple[FeedEvent, ...] | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries.move_to_end(key)
-            return hit
-
-    def put(self, key: tuple[uuid.UUID, str], events: tuple[FeedEvent, ...]) -> None:
-        with self._lock:
-            self._entries[key] = events
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        super().__init__(size)
 
 
 def _aware(value: datetime | str) -> datetime:

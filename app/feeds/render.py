@@ -20,14 +20,14 @@ True
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from threading import Lock
 from typing import Literal
 
 from icalendar import Calendar, vDuration, vText, vUri
+
+from app.lru import Lru
 
 PRODID = "-//Meeting Scheduler//Governance feeds 1.0//EN"
 
@@ -248,37 +248,12 @@ def _event_blocks(events: Sequence[tuple[datetime, datetime, FeedEvent]]) -> lis
     return blocks
 
 
-class _BlockMemo:
-    """VEVENT blocks by their event, least recently used out first, per process.
-
-    A block is a function of its :class:`FeedEvent` alone (``start``/``end`` are the event's
-    own, in UTC). After a write, the feeds that show it are rendered again, and most of their
-    events did not change (a renamed person is in some of a workspace's meetings, not all):
-    those blocks are not escaped and folded a second time, nor once per feed that shows them.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._blocks: OrderedDict[FeedEvent, bytes] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, event: FeedEvent) -> bytes | None:
-        with self._lock:
-            block = self._blocks.get(event)
-            if block is not None:
-                self._blocks.move_to_end(event)
-            return block
-
-    def put(self, event: FeedEvent, block: bytes) -> bytes:
-        with self._lock:
-            self._blocks[event] = block
-            self._blocks.move_to_end(event)
-            if len(self._blocks) > self._size:
-                self._blocks.popitem(last=False)
-        return block
-
-
-_BLOCKS = _BlockMemo(size=10_000)  # ~1 kB each
+# VEVENT blocks by their event, per process. A block is a function of its FeedEvent alone
+# (start and end are the event's own, in UTC). After a write, the feeds that show it are
+# rendered again, and most of their events did not change (a renamed person is in some of a
+# workspace's meetings, not all): those blocks are not escaped and folded a second time,
+# nor once per feed that shows them. About 1 kB each.
+_BLOCKS: Lru[FeedEvent, bytes] = Lru(10_000)
 
 
 def _fold(line: str) -> bytes:
