@@ -67,6 +67,7 @@ def fresh_postgres(purpose: str) -> Iterator[URL]:
 class Service:
     base: str
     log: Path
+    pid: int  # the serving process (with several workers: their supervisor)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines()
@@ -106,7 +107,7 @@ def serve(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    svc = Service(f"http://127.0.0.1:{port}", log)
+    svc = Service(f"http://127.0.0.1:{port}", log, proc.pid)
     try:
         deadline = time.monotonic() + 60
         while True:
