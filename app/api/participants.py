@@ -280,7 +280,11 @@ def add_time_off(
     participant = load_owned(session, Participant, participant_id, workspace, "participant")
     off = TimeOff(workspace_id=workspace.id, participant_id=participant.id, **body.model_dump())
     session.add(off)
-    touch(session, participant)  # schedules and feeds that include this person go stale
+    # The participant's own row stays as it was: a day off is a resource of its own, not part
+    # of the participant's representation, so their ETag must not move (an edit based on an
+    # earlier read of them is still good). Plans read it through the workspace's
+    # time_off_version (app.db.content_version).
+    session.flush()
     return TimeOffPublic.model_validate(off, from_attributes=True)
 
 
@@ -316,5 +320,4 @@ def delete_time_off(
     if off is None or off.participant_id != participant.id:
         raise not_found("time off")
     session.delete(off)
-    touch(session, participant)
     return Response(status_code=204)
