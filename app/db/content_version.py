@@ -46,9 +46,10 @@ def versions_of(workspace: Workspace) -> dict[str, int]:
 def _kinds(obj: object, whole: bool) -> set[str]:
     """The kind counters a write of ``obj`` moves (``whole``: added or deleted).
 
-    A participant's row as shown moves ``participant_version`` (a day off is a row of its own
-    and moves only ``time_off_version``); ``availability_version`` moves only when what the planner reads
-    of them (party, zone, hours, holidays, stretch) changed, or they came or went.
+    A participant's row as shown moves ``participant_version`` (a day off is a row of its
+    own: it moves only ``time_off_version``); ``availability_version`` moves only when what
+    the planner reads of them (party, zone, hours, holidays, stretch) changed, or they came
+    or went.
     """
     kind = KINDS[type(obj)]
     if not isinstance(obj, Participant):

@@ -6,10 +6,11 @@ inputs from the tables and writes its outputs back.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -118,7 +119,10 @@ class PlanMemo(Lru[Hashable, Plan]):
     plan of a long series costs tens to hundreds of milliseconds of CPU, while previews of an
     unchanged series repeat all day (API, Slack, share pages). Keyed by every input, so no
     invalidation is needed: any change to the series, its people, their time off or its
-    history is a different key. Plans handed out are shared: callers must not mutate them.
+    history is a different key. Display names are not an input: plans are kept with
+    participant ids where notices and reasons name people (:func:`named` puts the names in),
+    so renaming someone plans nothing again. Plans handed out are shared: callers must not
+    mutate them.
     """
 
     def __init__(self, size: int = 128) -> None:
@@ -153,14 +157,12 @@ def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
     prior = past.prior()
     not_before = plan_start(now, spec.step_minutes)
     previous_local = past.previous_local(ctx.people)
-    names = {str(pid): participant.name for pid, (participant, _) in ctx.rows.items()}
     key = (
         spec,
         tuple(sorted(prior.items())),
         frozenset(kept),
         not_before,
         tuple(sorted(previous_local.items())),
-        tuple(sorted(names.items())),
     )
     plan = PLANS.get(key)
     if plan is None:
@@ -170,10 +172,37 @@ def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
             exclude_dates=kept,
             not_before=not_before,
             previous_local=previous_local,
-            names=names,
         )
         PLANS.put(key, plan)
-    return plan
+    return named(plan, {str(pid): row.name for pid, (row, _) in ctx.rows.items()})
+
+
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def named(plan: Plan, names: Mapping[str, str]) -> Plan:
+    """``plan`` as planned with ``names``: the planner without names writes each person's
+    id where it would write their name (and nothing else in its sentences looks like a
+    UUID), so putting the names in gives the very same text. A new plan where any text
+    changed; ``plan`` itself is left as it was (it is shared)."""
+
+    def put(text: str) -> str:
+        return _ID.sub(lambda m: names.get(m.group(), m.group()), text)
+
+    occurrences = [
+        replace(occ, notices=[put(n) for n in occ.notices])
+        if any(_ID.search(n) for n in occ.notices)
+        else occ
+        for occ in plan.occurrences
+    ]
+    unschedulable = [
+        replace(u, reason=put(u.reason)) if _ID.search(u.reason) else u for u in plan.unschedulable
+    ]
+    if all(a is b for a, b in zip(occurrences, plan.occurrences, strict=True)) and all(
+        a is b for a, b in zip(unschedulable, plan.unschedulable, strict=True)
+    ):
+        return plan
+    return replace(plan, occurrences=occurrences, unschedulable=unschedulable)
 
 
 def claim_schedule_run(session: Session, series: Series) -> None:

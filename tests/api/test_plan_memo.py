@@ -73,13 +73,45 @@ def test_same_inputs_reuse_the_plan_and_changes_replan(
     assert api.post(plan).json() == first  # the inputs of the first plan again
     assert len(planned) == 2
 
-    api.patch(f"/v1/participants/{dana['id']}", json={"name": "Dana W."})
-    api.post(plan)
-    assert len(planned) == 3  # names appear in notices and reasons
-
     clock("2026-11-02T10:35:00+00:00")  # the next grid step
     api.post(plan)
-    assert len(planned) == 4
+    assert len(planned) == 3
+
+
+def test_a_rename_plans_nothing_again_and_shows_the_new_name(
+    api: Client,
+    planned: list[int],
+    clock: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Names are not an input of the plan, but every notice and reason shows the current
+    one: exactly as a plan made from scratch with that name (the memo emptied)."""
+    clock("2026-11-02T10:05:00+00:00")
+    ny = make_party(api, name="NY", timezone="America/New_York", working_hours=DAY)
+    mnl = make_party(api, name="MNL", role="vendor", timezone="Asia/Manila", working_hours=DAY)
+    dana = make_participant(api, ny["id"], name="Dana")
+    maria = make_participant(api, mnl["id"], name="Maria")
+    series = make_series(api, [dana["id"], maria["id"]])
+    plan = f"/v1/series/{series['id']}/plan"
+    day = api.post(plan).json()["occurrences"][0]["date"]
+    after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    off = api.post(
+        f"/v1/participants/{maria['id']}/time-off", json={"start_date": day, "end_date": after}
+    )
+    assert off.status_code == 201
+    before = api.post(plan).json()
+    reason = next(u["reason"] for u in before["unschedulable"] if u["date"] == day)
+    assert "Maria" in reason and maria["id"] not in reason
+    runs = len(planned)
+
+    api.patch(f"/v1/participants/{maria['id']}", json={"name": "María S."})
+    renamed = api.post(plan).json()
+    assert len(planned) == runs  # the plan itself was kept
+    reason = next(u["reason"] for u in renamed["unschedulable"] if u["date"] == day)
+    assert "María S." in reason and "Maria " not in reason
+    monkeypatch.setattr(schedules, "PLANS", schedules.PlanMemo())  # from scratch
+    assert api.post(plan).json() == renamed
+    assert len(planned) == runs + 1
 
 
 def test_plan_start_is_the_next_grid_start() -> None:
