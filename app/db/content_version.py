@@ -1,6 +1,8 @@
 """Per-workspace counters that move with every write a feed, page or API answer could show.
 
-``content_version`` moves with all of them. Feed polls compare it in the same query that
+``content_version`` moves with every write a feed could show: all of them but days off
+(feeds show meetings, names and local times; a day off changes a plan only once it is
+scheduled again, which writes occurrences). Feed polls compare it in the same query that
 checks their token, so an unchanged workspace costs one indexed lookup; when it moved, the
 feed's precise data version decides whether anything the feed shows really changed
 (app.feeds.content.WorkspaceView.version).
@@ -35,6 +37,9 @@ KINDS: dict[type, str] = {
 }
 # Every counter, in a fixed order: what app.api.read_cache reads and compares.
 VERSION_COLUMNS = ("content_version", *KINDS.values(), "availability_version")
+# Kinds no feed shows: a write of only these leaves content_version, and so every feed
+# poll and every worker's feed directory, alone.
+UNSEEN_BY_FEEDS = frozenset({"time_off_version"})
 # Participant columns that change how a person is shown, not when they can meet.
 SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "version", "updated_at"})
 
@@ -76,11 +81,12 @@ def _bump_content_version(session: Session, _flush_context: Any) -> None:
             touched.setdefault(obj.id, set())  # its name titles every feed and page
         elif isinstance(obj, Feed) and obj not in session.new:
             feeds_changed.add(obj.workspace_id)  # revoked or gone: no content change
+    seen = {w for w, kinds in touched.items() if not kinds or kinds - UNSEEN_BY_FEEDS}
     # This process's feed directories forget these workspaces when the commit lands.
-    directory.touched(session, set(touched) | feeds_changed)
+    directory.touched(session, seen | feeds_changed)
     # Workspaces in a fixed order (nearly always just one).
     for workspace_id, kinds in sorted(touched.items(), key=lambda kv: str(kv[0])):
-        columns = sorted({"content_version", *kinds})
+        columns = sorted({"content_version", *kinds} if workspace_id in seen else kinds)
         session.execute(
             update(Workspace)
             .where(col(Workspace.id) == workspace_id)

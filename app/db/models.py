@@ -49,7 +49,7 @@ class Workspace(Versioned, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
     slack_team_id: str | None = Field(default=None, max_length=32, unique=True)
-    # Bumped by every write that a feed or page could show (app.db.content_version).
+    # Bumped by every write that a feed could show (app.db.content_version).
     content_version: int = _counter()
     # Bumped, beside content_version, by writes of one kind of content each: an API answer
     # kept in memory (app.api.read_cache) stays good while the kinds it shows are unchanged.
