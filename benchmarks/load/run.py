@@ -337,6 +337,31 @@ def loadavg() -> str:
         return "n/a"
 
 
+def cpu_seconds(session: int | None) -> dict[str, float]:
+    """CPU time used so far by the service (the processes of its session: the supervisor
+    and its workers) and by PostgreSQL's processes (the server is shared, but nothing else
+    uses it during a run), from /proc; empty where /proc is not there."""
+    used = {"service": 0.0, "postgres": 0.0}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        entries = [e for e in Path("/proc").iterdir() if e.name.isdigit()]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if session is not None and int(fields[3]) == session:  # the session id
+            used["service"] += seconds
+        elif name == "postgres":
+            used["postgres"] += seconds
+    return used
+
+
 def print_per_class(entries: list[dict[str, Any]], seconds: float) -> None:
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for e in entries:
@@ -486,7 +511,9 @@ def main() -> int:
             run_wrk(base, data_path, args.warmup, args.connections, args.threads)
         offset = log_path.stat().st_size
         load_before = loadavg()
+        cpu_before = cpu_seconds(server_proc.pid)
         result = run_wrk(base, data_path, args.seconds, args.connections, args.threads)
+        cpu_after = cpu_seconds(server_proc.pid)
         load_after = loadavg()
         time.sleep(0.5)  # the last access-log lines
         entries = access_log(log_path, offset)
@@ -530,6 +557,16 @@ def main() -> int:
     mix = sorted(sent.items(), key=lambda kv: -kv[1])
     print("  mix sent      " + ", ".join(f"{k} {v / total_sent:.1%}" for k, v in mix))
     print("  statuses      " + ", ".join(f"{k}: {v}" for k, v in sorted(result["status"].items())))
+    if cpu_before and cpu_after and result["requests"]:
+        # What a request costs, whatever else the machine does meanwhile: compare changes
+        # by this when the machine's speed varies between runs.
+        per = {k: (cpu_after[k] - cpu_before[k]) * 1000 / result["requests"] for k in cpu_after}
+        print(
+            f"  CPU/request   service {per['service']:.2f} ms, PostgreSQL "
+            f"{per['postgres']:.2f} ms (CPU busy: service "
+            f"{(cpu_after['service'] - cpu_before['service']) / seconds:.0%}, PostgreSQL "
+            f"{(cpu_after['postgres'] - cpu_before['postgres']) / seconds:.0%})"
+        )
     print_per_class(entries, seconds)
     ok = error_count == 0 and p99 <= GOAL_P99_MS
     print(
