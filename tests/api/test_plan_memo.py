@@ -43,16 +43,21 @@ def clock(app: FastAPI) -> Iterator[Callable[[str], None]]:
     app.state.clock = real
 
 
-def test_same_inputs_reuse_the_plan_and_changes_replan(
-    api: Client, planned: list[int], clock: Callable[[str], None]
-) -> None:
-    clock("2026-11-02T10:05:00+00:00")
+def _new_york_and_manila(api: Client) -> tuple[dict[str, Any], str]:
+    """Maria (Manila) and the plan route of her weekly series with Dana (New York)."""
     ny = make_party(api, name="NY", timezone="America/New_York", working_hours=DAY)
     mnl = make_party(api, name="MNL", role="vendor", timezone="Asia/Manila", working_hours=DAY)
     dana = make_participant(api, ny["id"], name="Dana")
     maria = make_participant(api, mnl["id"], name="Maria")
     series = make_series(api, [dana["id"], maria["id"]])
-    plan = f"/v1/series/{series['id']}/plan"
+    return maria, f"/v1/series/{series['id']}/plan"
+
+
+def test_same_inputs_reuse_the_plan_and_changes_replan(
+    api: Client, planned: list[int], clock: Callable[[str], None]
+) -> None:
+    clock("2026-11-02T10:05:00+00:00")
+    maria, plan = _new_york_and_manila(api)
 
     first = api.post(plan).json()
     clock("2026-11-02T10:25:00+00:00")  # the same 30-minute grid step
@@ -87,12 +92,7 @@ def test_a_rename_plans_nothing_again_and_shows_the_new_name(
     """Names are not an input of the plan, but every notice and reason shows the current
     one: exactly as a plan made from scratch with that name (the memo emptied)."""
     clock("2026-11-02T10:05:00+00:00")
-    ny = make_party(api, name="NY", timezone="America/New_York", working_hours=DAY)
-    mnl = make_party(api, name="MNL", role="vendor", timezone="Asia/Manila", working_hours=DAY)
-    dana = make_participant(api, ny["id"], name="Dana")
-    maria = make_participant(api, mnl["id"], name="Maria")
-    series = make_series(api, [dana["id"], maria["id"]])
-    plan = f"/v1/series/{series['id']}/plan"
+    maria, plan = _new_york_and_manila(api)
     day = api.post(plan).json()["occurrences"][0]["date"]
     after = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
     off = api.post(
