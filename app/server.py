@@ -28,7 +28,6 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from types import FrameType
@@ -249,18 +248,18 @@ class _Supervisor:
         finally:
             selector.close()
             self.listener.close()  # new connections are refused from here on
-            _stop_all([slot.process for slot in slots], [slot.channel.close for slot in slots])
+            _stop_all(slots)
         return status
 
 
-def _stop_all(processes: list[SpawnProcess], closers: list[Callable[[], None]]) -> None:
-    for process in processes:
-        if process.is_alive():
-            process.terminate()  # SIGTERM: uvicorn finishes open requests, then exits
-    for close in closers:
-        close()
-    for process in processes:
-        process.join(30)
-        if process.is_alive():
-            process.kill()
-            process.join()
+def _stop_all(slots: list[_Slot]) -> None:
+    for slot in slots:
+        if slot.process.is_alive():
+            slot.process.terminate()  # SIGTERM: uvicorn finishes open requests, then exits
+    for slot in slots:
+        slot.channel.close()
+    for slot in slots:
+        slot.process.join(30)
+        if slot.process.is_alive():
+            slot.process.kill()
+            slot.process.join()

@@ -12,6 +12,7 @@ import http.client
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import Service, serve, tries_until
+from tests.serving import ROOT, Service, serve, tries_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -160,10 +161,6 @@ def test_a_worker_that_dies_is_replaced_and_takes_new_connections(service: Servi
 
 
 def test_the_port_is_refused_at_once_when_taken() -> None:
-    import subprocess
-
-    from tests.serving import ROOT
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

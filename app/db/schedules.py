@@ -184,25 +184,23 @@ def named(plan: Plan, names: Mapping[str, str]) -> Plan:
     """``plan`` as planned with ``names``: the planner without names writes each person's
     id where it would write their name (and nothing else in its sentences looks like a
     UUID), so putting the names in gives the very same text. A new plan where any text
-    changed; ``plan`` itself is left as it was (it is shared)."""
+    names someone; ``plan`` itself is left as it was (it is shared)."""
 
     def put(text: str) -> str:
         return _ID.sub(lambda m: names.get(m.group(), m.group()), text)
 
-    occurrences = [
-        replace(occ, notices=[put(n) for n in occ.notices])
-        if any(_ID.search(n) for n in occ.notices)
-        else occ
-        for occ in plan.occurrences
-    ]
-    unschedulable = [
-        replace(u, reason=put(u.reason)) if _ID.search(u.reason) else u for u in plan.unschedulable
-    ]
-    if all(a is b for a, b in zip(occurrences, plan.occurrences, strict=True)) and all(
-        a is b for a, b in zip(unschedulable, plan.unschedulable, strict=True)
-    ):
+    notices = (n for occ in plan.occurrences for n in occ.notices)
+    reasons = (u.reason for u in plan.unschedulable)
+    if not any(_ID.search(text) for text in (*notices, *reasons)):
         return plan
-    return replace(plan, occurrences=occurrences, unschedulable=unschedulable)
+    return replace(
+        plan,
+        occurrences=[
+            replace(occ, notices=[put(n) for n in occ.notices]) if occ.notices else occ
+            for occ in plan.occurrences
+        ],
+        unschedulable=[replace(u, reason=put(u.reason)) for u in plan.unschedulable],
+    )
 
 
 def claim_schedule_run(session: Session, series: Series) -> None:
