@@ -115,7 +115,7 @@ def history(session: Session, series_id: uuid.UUID, now: datetime) -> History:
 class PlanMemo(Lru[Hashable, Plan]):
     """Plans by their exact inputs, per process (least recently used out first).
 
-    The planner is deterministic (SPEC: the same inputs always give the same plan) and a
+    The planner is deterministic (docs/rules.md: the same inputs always give the same plan) and a
     plan of a long series costs tens to hundreds of milliseconds of CPU, while previews of an
     unchanged series repeat all day (API, Slack, share pages). Keyed by every input, so no
     invalidation is needed: any change to the series, its people, their time off or its

@@ -1,4 +1,4 @@
-"""How much a meeting hurts each participant (SPEC.md, "The burden of a meeting").
+"""How much a meeting hurts each participant (docs/rules.md, "The burden of a meeting").
 
 For a meeting ``[s, s + duration)`` in whole UTC minutes, every minute ``[t, t+1)`` inside
 one of the person's working windows costs 0 and every minute outside costs ``1 + d // 60``,

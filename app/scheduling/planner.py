@@ -1,4 +1,4 @@
-"""Planning a series (SPEC.md, "Planning a series"): dates, candidates, a fair choice, notices.
+"""Planning a series (docs/rules.md, "Planning a series"): dates, candidates, fair choice, notices.
 
 1. **Dates** come from the RRULE (:func:`app.scheduling.recurrence.series_dates`); each keeps
    its position in the rule's full list as ``index``. Dates in ``exclude_dates`` (already
@@ -799,7 +799,7 @@ def _plan_fixed(cal: _Candidates, schedulable: list[int], prior: Costs) -> _Fixe
     time_grid = np.array(sorted(times), dtype=np.int64)
     days = cal.day_numbers[schedulable]
     lo, hi = cal.bounds[schedulable], cal.bounds[np.array(schedulable) + 1]
-    # Each time of day on each date, read with fold=0 as SPEC.md says (a time in a DST gap
+    # Each time of day on each date, read with fold=0 as docs/rules.md says (a time in a DST gap
     # lands after the gap; a repeated time takes the first pass).
     instants = cal.span.to_utc(days[None, :] * MINUTES_PER_DAY + time_grid[:, None])
     pos = np.searchsorted(starts, instants)

@@ -1,5 +1,5 @@
-"""Shared working hours and ad-hoc slot search (SPEC.md, "Candidate slots" and "Overlap and
-ad-hoc search").
+"""Shared working hours and ad-hoc slot search (docs/rules.md, "Candidate slots" and
+"Overlap and ad-hoc search").
 
 * **Overlap** of people in ``[start, end)``: the maximal UTC intervals in which every one of
   them is inside a working window and available (not on a holiday or time-off local date).

@@ -1,6 +1,6 @@
 """When a person works: weekly windows laid out in UTC, and the dates they are away.
 
-Rules (SPEC.md, "Working hours"):
+Rules (docs/rules.md, "Working hours"):
 
 * Each weekly window starts on its listed weekdays at ``start`` local time and ends at
   ``end`` the same day, or the next day when ``end <= start`` (a night shift); ``24:00`` is

@@ -1,4 +1,4 @@
-"""A deliberately naive, minute-by-minute model of SPEC.md's rules, for property tests.
+"""A deliberately naive, minute-by-minute model of docs/rules.md's rules, for property tests.
 
 It shares nothing with ``app.scheduling`` except the ``Person``/``WeeklyWindow`` vocabulary:
 windows are expanded day by day with ``datetime.combine(..., tzinfo=ZoneInfo)`` (fold=0),

@@ -1,4 +1,4 @@
-"""The cost model of SPEC.md, checked against its worked examples and edge cases."""
+"""The cost model of docs/rules.md, checked against its worked examples and edge cases."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def at(hour: int, minute: int = 0, day: int = 3) -> datetime:
 @pytest.mark.parametrize(
     ("start", "duration", "expected"),
     [
-        (at(8), 60, 60),  # SPEC: 08:00–09:00 costs 60
+        (at(8), 60, 60),  # docs/rules.md: 08:00–09:00 costs 60
         (at(7), 60, 120),  # 07:00–08:00 costs 120
         (at(6), 60, 180),  # 06:00–07:00 costs 180
         (at(7), 120, 180),  # 07:00–09:00 costs 180

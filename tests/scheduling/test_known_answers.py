@@ -7,7 +7,7 @@
   inverted by POSIX convention: ``Etc/GMT-2`` is UTC+02:00. UTC+05:30 is ``Asia/Kolkata``.
 * The OpenTelemetry meeting-rotation table for February 2023:
   00:00 PST = 03:00 EST = 09:00 CET = 16:00 Shanghai = 19:00 Sydney.
-* SPEC.md's New York / Manila example (checked by hand, numbers below).
+* docs/rules.md's New York / Manila example (checked by hand, numbers below).
 """
 
 from __future__ import annotations

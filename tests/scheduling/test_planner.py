@@ -93,7 +93,7 @@ def test_symmetric_parties_end_with_equal_totals(step: int, count: int) -> None:
 
 
 def test_spec_example_meets_halfway_at_one_time() -> None:
-    """SPEC.md: New York and Manila in October 2026, step 30: six feasible starts, among them
+    """docs/rules.md: New York and Manila in October 2026, step 30: six feasible starts, among them
     06:30 New York / 18:30 Manila at 150 minutes each, which rotate keeps every week."""
     ny = Person("ana", "America/New_York", hours("09:00", "17:00"))
     ph = Person("maria", "Asia/Manila", hours("09:00", "17:00"))

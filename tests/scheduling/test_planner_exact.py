@@ -1,6 +1,6 @@
 """The planner's (M, total) against exhaustive search, on costs from a naive reference.
 
-The reference is written from SPEC.md alone, minute by minute, with its own candidate
+The reference is written from docs/rules.md alone, minute by minute, with its own candidate
 generation (``datetime.fromtimestamp`` per grid start) and its own working windows; it shares
 no code with ``burden.py`` or the planner. Exhaustive search enumerates every combination of
 candidates (as the set of reachable per-person sums, which is the same thing, only without
@@ -104,7 +104,7 @@ def _windows(person: Person, first: date, last: date) -> list[tuple[int, int]]:
 
 
 class Reference:
-    """Naive burden per SPEC.md, minute by minute."""
+    """Naive burden per docs/rules.md, minute by minute."""
 
     def __init__(self, people: list[Person], first: date, last: date) -> None:
         self.people = people
