@@ -59,9 +59,13 @@ def _documented(path: str, text: str) -> bool:
 def test_api_md_names_every_route() -> None:
     app = create_app(Settings(environment="test", database_url="sqlite:///:memory:"))
     text = API.read_text(encoding="utf-8")
+    try:
+        schema = app.openapi()
+    finally:
+        app.state.engine.dispose()
     routes = {
         (method.upper(), path)
-        for path, operations in app.openapi()["paths"].items()
+        for path, operations in schema["paths"].items()
         for method in operations
     }
     assert routes, "the app has no routes?"
