@@ -149,9 +149,18 @@ def _target(c: httpx.Client, kind: str) -> Target:
 def _race(
     service: Service, c: httpx.Client, target: Target, if_match: str | None
 ) -> list[httpx.Response]:
-    """RACERS PATCHes released together, each on a connection of its own (so both workers
-    take some) opened beforehand, so that only the request itself is left to send."""
+    """RACERS PATCHes of ``target`` released together, the ``i``-th with change ``i``."""
     headers = {**c.headers, **({"If-Match": if_match} if if_match else {})}
+    return _at_once(service, headers, lambda r, i: r.patch(target.path, json=target.change(i)))
+
+
+def _at_once(
+    service: Service,
+    headers: dict[str, str],
+    send: Callable[[httpx.Client, int], httpx.Response],
+) -> list[httpx.Response]:
+    """RACERS requests released together, each on a connection of its own (so both workers
+    take some) opened beforehand, so that only the request itself is left to send."""
     racers = [
         httpx.Client(base_url=service.base, headers=headers, timeout=60) for _ in range(RACERS)
     ]
@@ -162,7 +171,7 @@ def _race(
 
         def fire(i: int) -> httpx.Response:
             go.wait()
-            return racers[i].patch(target.path, json=target.change(i))
+            return send(racers[i], i)
 
         with ThreadPoolExecutor(RACERS) as pool:
             return list(pool.map(fire, range(RACERS)))
@@ -245,3 +254,42 @@ def test_twenty_changes_at_once_without_if_match_each_count_once(
     assert _shown(now, target.change(last)) == _asked(target.change(last))
     if "etag" in now:
         assert now["etag"] == answers[last].headers["etag"]
+
+
+def test_schedule_runs_racing_moves_of_an_occurrence_never_reuse_a_sequence(
+    service: Service, c: httpx.Client
+) -> None:
+    """A stored plan puts a moved occurrence back (a change: sequence + 1); moves racing it
+    must neither be overwritten uncounted nor share a SEQUENCE with a different time."""
+    target = _target(c, "occurrence")
+    assert target.list_path is not None
+    schedule = target.list_path.removesuffix("/occurrences") + "/schedule"
+    first = target.read(c)
+
+    def send(racer: httpx.Client, i: int) -> httpx.Response:
+        if i % 4 == 0:
+            return racer.post(schedule)
+        return racer.patch(target.path, json=target.change(i))
+
+    answers = _at_once(service, dict(c.headers), send)
+
+    moves = [r for i, r in enumerate(answers) if i % 4]
+    runs = [r for i, r in enumerate(answers) if i % 4 == 0]
+    assert [r.status_code for r in moves] == [200] * len(moves), [r.text for r in moves]
+    assert {r.status_code for r in runs} <= {200, 409}, [r.text for r in runs]
+    # Every version of the occurrence an answer showed: (sequence, start).
+    shown = [(first["sequence"], first["start"])]
+    shown += [(r.json()["sequence"], r.json()["start"]) for r in moves]
+    for run in (r for r in runs if r.status_code == 200):
+        (occ,) = [o for o in run.json()["occurrences"] if o["id"] == target.object_id]
+        shown.append((occ["sequence"], occ["start"]))
+    starts: dict[int, set[datetime]] = {}
+    for sequence, start in shown:
+        starts.setdefault(sequence, set()).add(datetime.fromisoformat(start))
+    assert all(len(s) == 1 for s in starts.values()), starts
+    assert len({r.json()["sequence"] for r in moves}) == len(moves)
+    # No change went unanswered or uncounted: the sequences shown run without a gap up to
+    # the stored one, and the stored time is the one shown with it.
+    now = target.read(c)
+    assert sorted(starts) == list(range(first["sequence"], now["sequence"] + 1))
+    assert starts[now["sequence"]] == {datetime.fromisoformat(now["start"])}
