@@ -281,6 +281,8 @@ def update(
 def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     """Delete the series, its occurrences and share links; its feeds are revoked."""
     series = load_owned(session, Series, series_id, workspace, "series")
+    # The series row first, as schedule runs and occurrence changes take it: no deadlock.
+    schedules.hold_schedule(session, series)
     now = utcnow()
     for feed in session.exec(
         select(Feed).where(Feed.target_id == series.id, col(Feed.revoked_at).is_(None))

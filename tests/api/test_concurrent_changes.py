@@ -293,3 +293,24 @@ def test_schedule_runs_racing_moves_of_an_occurrence_never_reuse_a_sequence(
     now = target.read(c)
     assert sorted(starts) == list(range(first["sequence"], now["sequence"] + 1))
     assert starts[now["sequence"]] == {datetime.fromisoformat(now["start"])}
+
+
+def test_deleting_a_series_while_its_occurrence_is_moved_answers_every_request(
+    service: Service, c: httpx.Client
+) -> None:
+    """Deleting takes the series row first, as moves do: neither waits for the other in a
+    circle (a deadlock PostgreSQL would break by failing one of them)."""
+    target = _target(c, "occurrence")
+    assert target.list_path is not None
+    series = target.list_path.removesuffix("/occurrences")
+
+    def send(racer: httpx.Client, i: int) -> httpx.Response:
+        if i == RACERS // 2:
+            return racer.delete(series)
+        return racer.patch(target.path, json=target.change(i))
+
+    answers = _at_once(service, dict(c.headers), send)
+
+    assert answers[RACERS // 2].status_code == 204, answers[RACERS // 2].text
+    assert {r.status_code for r in answers} <= {200, 204, 404}, [r.text for r in answers]
+    assert c.get(series).status_code == 404
