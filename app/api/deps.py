@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,6 +14,7 @@ from sqlmodel import Session, SQLModel, select
 
 from app.api.read_cache import SEEN
 from app.db.accounts import hash_secret
+from app.db.changes import LostRace
 from app.db.content_version import versions_of
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
@@ -122,17 +124,58 @@ def etag_of(obj: SQLModel) -> str:
     return f'W/"{getattr(obj, "id", "")}-{counter}"'
 
 
-def check_if_match(if_match: str | None, obj: SQLModel) -> None:
-    """412 when the client edits a version it has not seen."""
-    if if_match is None:
-        return
-    current = etag_of(obj)
-    candidates = [c.strip() for c in if_match.split(",")]
-    bare = current.removeprefix("W/")
-    if "*" in candidates or any(c.removeprefix("W/") == bare for c in candidates):
-        return
-    raise AppError(
+def _candidates(if_match: str | None) -> list[str]:
+    return [c.strip() for c in if_match.split(",")] if if_match is not None else []
+
+
+def _precondition_failed() -> AppError:
+    return AppError(
         "precondition_failed",
         "This object changed since you read it; GET it again and retry with its new ETag.",
         412,
     )
+
+
+def check_if_match(if_match: str | None, obj: SQLModel) -> None:
+    """412 when the client edits a version it has not seen."""
+    if if_match is None:
+        return
+    candidates = _candidates(if_match)
+    bare = etag_of(obj).removeprefix("W/")
+    if "*" in candidates or any(c.removeprefix("W/") == bare for c in candidates):
+        return
+    raise _precondition_failed()
+
+
+# Each lost race means another request's change was committed meanwhile, so a request
+# loses at most once per change made concurrently with it.
+CHANGE_ATTEMPTS = 32
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def retry_lost_race(endpoint: F) -> F:
+    """For a route whose change goes through app.db.changes.touch (it takes ``session`` and
+    ``if_match``): when another change to the row won the race, a request that named the
+    version it read (If-Match) gets 412; one that did not runs again, on the row as it now
+    is, so its change is checked against and applied to what it really changes."""
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        session: Session = kwargs["session"]
+        conditional = "*" not in _candidates(kwargs["if_match"] or "*")
+        for _ in range(CHANGE_ATTEMPTS):
+            try:
+                return endpoint(*args, **kwargs)
+            except LostRace:
+                if conditional:
+                    raise _precondition_failed() from None
+                session.rollback()
+        raise AppError(
+            "conflict",
+            "Too many changes to this object at once; retry in a moment.",
+            409,
+            headers={"Retry-After": "1"},
+        )
+
+    return run  # type: ignore[return-value]

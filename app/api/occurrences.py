@@ -9,12 +9,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.deps import (
+    SessionDep,
+    WorkspaceDep,
+    check_if_match,
+    etag_of,
+    load_owned,
+    retry_lost_race,
+)
 from app.api.fields import Instant
 from app.api.series import OccurrenceOut, now_of, occurrence_out
 from app.db import schedules
+from app.db.changes import touch
 from app.db.models import Occurrence, Series
-from app.db.types import utcnow
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes
 
@@ -40,6 +47,7 @@ class OccurrenceUpdate(BaseModel):
     response_model=OccurrenceOut,
     responses=error_responses(400, 404, 409, 412, 413, 422),
 )
+@retry_lost_race
 def update(
     occurrence_id: uuid.UUID,
     body: OccurrenceUpdate,
@@ -56,7 +64,7 @@ def update(
     now = now_of(request)
     if occ.start < now:
         raise AppError("conflict", "This occurrence has already started; it cannot change.", 409)
-    changed = False
+    changes: dict[str, object] = {}
     # Stored and answered in UTC, whatever offset the client wrote.
     start = body.start.astimezone(UTC) if body.start is not None else None
     if start is not None and start != occ.start:
@@ -75,20 +83,17 @@ def update(
                     )
                 continue
             burden[str(member.participant_id)] = result.minutes
-        occ.start = start
-        occ.end = start + timedelta(minutes=series.duration_minutes)
-        occ.burden = burden
-        occ.notices = (
-            [*occ.notices, "moved by hand"] if "moved by hand" not in occ.notices else occ.notices
-        )
-        changed = True
+        changes["start"] = start
+        changes["end"] = start + timedelta(minutes=series.duration_minutes)
+        changes["burden"] = burden
+        if "moved by hand" not in occ.notices:
+            changes["notices"] = [*occ.notices, "moved by hand"]
     if body.status is not None and body.status != occ.status:
-        occ.status = body.status
-        changed = True
-    if changed:
-        occ.sequence += 1
-        occ.updated_at = utcnow()
-        session.add(occ)
-        session.flush()
+        changes["status"] = body.status
+    if changes:
+        # The series row first, as a schedule run takes it (no lock-order deadlock): a run
+        # planned before this change no longer claims it, one in progress is waited for.
+        schedules.hold_schedule(session, series)
+        touch(session, occ, changes)  # sequence + 1, or LostRace
     response.headers["ETag"] = etag_of(occ)
     return occurrence_out(occ, ctx)

@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 from sqlmodel import delete as delete_rows
 
-from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.deps import (
+    SessionDep,
+    WorkspaceDep,
+    check_if_match,
+    etag_of,
+    load_owned,
+    retry_lost_race,
+)
 from app.api.fields import (
     Day,
     Email,
@@ -224,6 +231,7 @@ def read(
     response_model=ParticipantPublic,
     responses=error_responses(400, 404, 409, 412, 413, 422),
 )
+@retry_lost_race
 def update(
     participant_id: uuid.UUID,
     body: ParticipantUpdate,

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import select
 
-from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.deps import (
+    SessionDep,
+    WorkspaceDep,
+    check_if_match,
+    etag_of,
+    load_owned,
+    retry_lost_race,
+)
 from app.api.fields import (
     HolidayCountry,
     HolidaySubdivision,
@@ -124,6 +131,7 @@ def read(
 @router.patch(
     "/{party_id}", response_model=PartyPublic, responses=error_responses(400, 404, 412, 413, 422)
 )
+@retry_lost_race
 def update(
     party_id: uuid.UUID,
     body: PartyUpdate,

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
-from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
+from app.api.deps import (
+    SessionDep,
+    WorkspaceDep,
+    check_if_match,
+    etag_of,
+    load_owned,
+    retry_lost_race,
+)
 from app.api.fields import Day, Flag, Instant, Location, LongText, Name, TimezoneName, Whole
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
@@ -226,6 +233,7 @@ def read(
 @router.patch(
     "/{series_id}", response_model=SeriesPublic, responses=error_responses(400, 404, 412, 413, 422)
 )
+@retry_lost_race
 def update(
     series_id: uuid.UUID,
     body: SeriesUpdate,
@@ -262,10 +270,10 @@ def update(
         else [m.model_dump() for m in schedules.members_of(session, series.id)]
     )
     check_series_shape(merged)
+    touch(session, series, changes)  # first: of racing changes, only the winner writes members
     if members is not None:
         assert body.participants is not None
         _set_members(session, workspace, series, body.participants)
-    touch(session, series, changes)
     return _public(session, series, response)
 
 
@@ -273,6 +281,8 @@ def update(
 def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     """Delete the series, its occurrences and share links; its feeds are revoked."""
     series = load_owned(session, Series, series_id, workspace, "series")
+    # The series row first, as schedule runs and occurrence changes take it: no deadlock.
+    schedules.hold_schedule(session, series)
     now = utcnow()
     for feed in session.exec(
         select(Feed).where(Feed.target_id == series.id, col(Feed.revoked_at).is_(None))

@@ -11,7 +11,14 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
-from app.api.deps import SessionDep, SettingsDep, WorkspaceDep, check_if_match, etag_of
+from app.api.deps import (
+    SessionDep,
+    SettingsDep,
+    WorkspaceDep,
+    check_if_match,
+    etag_of,
+    retry_lost_race,
+)
 from app.api.fields import Name, SlackId
 from app.db.accounts import create_workspace, issue_api_key
 from app.db.changes import touch
@@ -95,6 +102,7 @@ def read(workspace: WorkspaceDep, response: Response) -> WorkspacePublic:
     response_model=WorkspacePublic,
     responses={**AUTHENTICATED, **error_responses(400, 409, 412, 413, 422)},
 )
+@retry_lost_race
 def update(
     body: WorkspaceUpdate,
     workspace: WorkspaceDep,

@@ -203,8 +203,22 @@ def named(plan: Plan, names: Mapping[str, str]) -> Plan:
     )
 
 
+def hold_schedule(session: Session, series: Series) -> None:
+    """Before a change to one of the series' occurrences: move ``schedule_version``, so a
+    schedule run that read the occurrences before the change no longer claims (409), and
+    one that has claimed is waited for (this UPDATE waits for its row lock). So a stored
+    plan never overwrites a change it has not seen, and each ``sequence`` counts both."""
+    session.execute(
+        update(Series)
+        .where(col(Series.id) == series.id)
+        .values(schedule_version=col(Series.schedule_version) + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def claim_schedule_run(session: Session, series: Series) -> None:
-    """Optimistic lock: of two concurrent runs, the second to write gets 409."""
+    """Optimistic lock: of two concurrent runs, or a run and a change to one of the series'
+    occurrences (:func:`hold_schedule`), the second to write gets 409."""
     result = session.execute(
         update(Series)
         .where(col(Series.id) == series.id, col(Series.schedule_version) == series.schedule_version)
@@ -213,7 +227,8 @@ def claim_schedule_run(session: Session, series: Series) -> None:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AppError(
             "conflict",
-            "Another request is scheduling this series right now; retry in a moment.",
+            "Another request is scheduling this series or changing one of its occurrences "
+            "right now; retry in a moment.",
             409,
         )
     series.schedule_version += 1
