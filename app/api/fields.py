@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -13,9 +15,12 @@ from pydantic import (
     AwareDatetime,
     BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import core_schema
 
 from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
 
@@ -75,16 +80,64 @@ Location = Annotated[
     AfterValidator(_single_line),
     _text_schema(2000, _SINGLE_LINE, "A place or conference URL, on one line."),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """Annotated metadata for a string whose pattern and length we check ourselves, so the
+    error is ``message(value)`` (what to send, never the regular expression) while OpenAPI
+    still shows both constraints."""
+
+    pattern: str
+    max_length: int
+    message: Callable[[str], str]
+    description: str
+
+    def check(self, value: str) -> str:
+        if len(value) > self.max_length or not re.fullmatch(self.pattern, value):
+            raise ValueError(self.message(value))
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, _: core_schema.CoreSchema, __: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "maxLength": self.max_length,
+            "pattern": self.pattern,
+            "description": self.description,
+        }
+
+
 SlackId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9]{2,32}$"),
-    Field(description="A Slack id such as U024BE7LH or T0001."),
+    Shaped(
+        r"^[A-Z0-9]{2,32}$",
+        32,
+        lambda value: (
+            f"{value[:40]!r} is not a Slack id; give it as Slack shows it, 2 to 32 "
+            "capital letters and digits, e.g. U024BE7LH for a user or T0001 for a team."
+        ),
+        "A Slack id such as U024BE7LH or T0001.",
+    ),
 ]
 _EMAIL_PART = r"[^@\s<>\"\x00-\x1f\x7f]+"
 Email = Annotated[
     str,
-    StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"),
-    Field(description="An e-mail address."),
+    Shaped(
+        rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$",
+        320,
+        lambda value: (
+            f"{value[:40]!r} is not an e-mail address; give one such as "
+            "maria@oabpo.example (one @, a dot in the domain, no spaces, at most 320 characters)."
+        ),
+        "An e-mail address.",
+    ),
 ]
 
 
@@ -226,8 +279,51 @@ def check_holiday_calendar(country: str | None, subdivision: str | None) -> None
         )
 
 
-HolidayCountry = Annotated[str, StringConstraints(min_length=2, max_length=3, pattern=r"^[A-Z]+$")]
-HolidaySubdivision = Annotated[str, StringConstraints(min_length=1, max_length=10)]
+@lru_cache(maxsize=1)
+def _country_codes_by_name() -> dict[str, str]:
+    """``"philippines"`` → ``"PH"``, from the holidays package's registry (empty if it moves)."""
+    try:
+        from holidays.registry import COUNTRIES
+    except ImportError:  # pragma: no cover - a future holidays without the registry
+        return {}
+    return {
+        re.sub(r"[^a-z]", "", entry[0].lower()): entry[1]
+        for entry in COUNTRIES.values()
+        if len(entry) >= 2
+    }
+
+
+def _country_message(value: str) -> str:
+    code = _country_codes_by_name().get(re.sub(r"[^a-z]", "", value.lower()))
+    if code is None and value.upper() in _supported_countries():
+        code = value.upper()
+    example = f"{code}" if code is not None else "PH for the Philippines or US"
+    return (
+        f"{value[:40]!r} is not a country code; use the ISO 3166 code in capitals, e.g. {example}."
+    )
+
+
+HolidayCountry = Annotated[
+    str,
+    Shaped(
+        r"^[A-Z]{2,3}$",
+        3,
+        _country_message,
+        "ISO 3166 country code (alpha-2 or alpha-3) the holidays package knows, e.g. PH.",
+    ),
+]
+HolidaySubdivision = Annotated[
+    str,
+    Shaped(
+        r"^\S(.*\S)?$",
+        10,
+        lambda value: (
+            f"{value[:40]!r} is not a subdivision code; use the code of the region "
+            "the holidays package knows, e.g. NY for New York or ENG for England."
+        ),
+        "Subdivision code (state, province, region) of holiday_country, e.g. NY.",
+    ),
+]
 
 
 def apply_calendar_change(
