@@ -21,6 +21,7 @@ from app.api import (
     shares,
     workspaces,
 )
+from app.api.fields import RequestDay
 from app.api.read_cache import CachedReads, ReadCache
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shares.router, responses={**AUTHENTICATED, **error_responses(404, 422)})
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
+    app.add_middleware(RequestDay, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(CachedReads, state=app.state)
     app.add_middleware(FeedPolls, state=app.state)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -21,7 +22,10 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import core_schema
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.scheduling.horizon import Horizon
 from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
 
 # C0, C1, Unicode line breaks, and bidi overrides (which can disguise a name on screen).
@@ -158,21 +162,49 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("Give a date as YYYY-MM-DD, e.g. 2026-11-24.")
 
 
-# Instants and dates a meeting can have; the far ends of datetime overflow in date arithmetic.
-SERVICE_YEARS = range(1900, 3000)
+# The service clock's date (UTC) for the request being answered, set by RequestDay: every
+# date field is checked against the horizon around it (app.scheduling.horizon).
+_TODAY: ContextVar[date | None] = ContextVar("request_today", default=None)
+
+
+def request_horizon() -> Horizon:
+    """The dates this request may name: within ten years of the request clock's today
+    (outside a request, of the real one)."""
+    today = _TODAY.get()
+    return Horizon.around(today if today is not None else datetime.now(UTC).date())
+
+
+class RequestDay:
+    """ASGI middleware: the request's today, read once from ``state.clock`` (which tests
+    pin), for the date fields and the rules that validate them."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _TODAY.set(self.state.clock().astimezone(UTC).date())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _TODAY.reset(token)
 
 
 def _service_time(value: datetime) -> datetime:
-    if value.year not in SERVICE_YEARS:
-        first, last = SERVICE_YEARS[0], SERVICE_YEARS[-1]
-        raise ValueError(f"Give a time between {first} and {last}, e.g. 2026-11-24T14:00:00Z.")
-    return value
+    try:
+        return request_horizon().check_instant(value, ())
+    except InvalidInput as exc:
+        raise ValueError(exc.msg) from exc
 
 
 def _service_date(value: date) -> date:
-    if value.year not in SERVICE_YEARS:
-        raise ValueError(f"Give a date between {SERVICE_YEARS[0]} and {SERVICE_YEARS[-1]}.")
-    return value
+    try:
+        return request_horizon().check_date(value, ())
+    except InvalidInput as exc:
+        raise ValueError(exc.msg) from exc
 
 
 def _whole_number(value: Any) -> Any:

@@ -11,7 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
 from app.api.deps import SessionDep, WorkspaceDep, check_if_match, etag_of, load_owned
-from app.api.fields import Day, Flag, Instant, Location, LongText, Name, TimezoneName, Whole
+from app.api.fields import (
+    Day,
+    Flag,
+    Instant,
+    Location,
+    LongText,
+    Name,
+    TimezoneName,
+    Whole,
+    request_horizon,
+)
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
 from app.db import schedules
@@ -27,7 +37,6 @@ from app.scheduling.recurrence import parse_recurrence, series_dates
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
 MAX_PARTICIPANTS = 200
-MAX_YEARS = 10
 
 Policy = Literal["rotate", "fixed"]
 Step = Annotated[Literal[5, 10, 15, 30, 60], Whole]
@@ -141,13 +150,17 @@ def check_series_shape(values: dict[str, Any]) -> None:
     count, until, start = values.get("count"), values.get("until"), values["start_date"]
     if (count is None) == (until is None):
         raise InvalidInput(("count",), "Give exactly one of count and until.")
-    if until is not None:
-        if until < start:
-            raise InvalidInput(("until",), "until is before start_date.")
-        if (until - start).days > 366 * MAX_YEARS:
-            raise InvalidInput(("until",), f"until must be within {MAX_YEARS} years of start_date.")
+    if until is not None and until < start:
+        raise InvalidInput(("until",), "until is before start_date.")
     parse_recurrence(values["recurrence"])
-    series_dates(values["recurrence"], start, values["anchor_timezone"], count=count, until=until)
+    series_dates(
+        values["recurrence"],
+        start,
+        values["anchor_timezone"],
+        count=count,
+        until=until,
+        limit=request_horizon(),
+    )
     members = values["participants"]
     ids = [str(m["participant_id"]) for m in members]
     if len(set(ids)) != len(ids):

@@ -3,13 +3,25 @@ and changes nothing."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from tests.api.conftest import error_of, locs
-from tests.conftest import Client, counting_rows, make_participant, make_party
+from tests.conftest import Client, clock_at, counting_rows, make_participant, make_party
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)  # the horizon: 2016-12-03 to 2036-12-03
+
+
+@pytest.fixture
+def frozen(app: FastAPI) -> Iterator[datetime]:
+    with clock_at(app, NOW) as now:
+        yield now
 
 
 @pytest.fixture
@@ -154,3 +166,131 @@ def test_other_constraint_errors_carry_their_numbers_in_words(api: Client) -> No
     assert messages[("body", "duration_minutes")] == "This field is required; give a value."
     err = error_of(api.get("/v1/parties/not-an-id"), 422)
     assert "UUID, e.g. 3fa85f64" in err["detail"], err
+
+
+# --- one rule for every date -----------------------------------------------------------
+
+HORIZON = "more than 10 years from today (2026-12-03); give a date from 2016-12-03 to 2036-12-03"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "needle"),
+    [
+        ({"start_date": "2999-12-31", "count": 100}, "start_date", HORIZON),
+        ({"start_date": "2016-12-02"}, "start_date", HORIZON),
+        ({"count": None, "until": "2036-12-04"}, "until", HORIZON),
+        # count may not carry the series past the horizon either (26 Tuesdays fit).
+        (
+            {"start_date": "2036-06-01", "count": 100},
+            "count",
+            "Only 27 dates of this rule fall by 2036-12-03, 10 years from today; "
+            "lower count to at most 27",
+        ),
+    ],
+)
+def test_series_dates_share_one_horizon(
+    api: Client,
+    engine: Engine,
+    frozen: datetime,
+    people: dict[str, Any],
+    overrides: dict[str, Any],
+    field: str,
+    needle: str,
+) -> None:
+    with counting_rows(engine):
+        err = error_of(
+            api.post("/v1/series", json=_series_body(people["person"]["id"], **overrides)), 422
+        )
+    assert locs(err) == [["body", field]], err
+    assert needle in err["detail"], err
+
+
+def test_a_series_up_to_the_horizon_is_accepted_and_planned(
+    api: Client, frozen: datetime, people: dict[str, Any]
+) -> None:
+    body = _series_body(people["person"]["id"], start_date="2036-06-01", count=27)
+    r = api.post("/v1/series", json=body)
+    assert r.status_code == 201, r.text
+    plan = api.post(f"/v1/series/{r.json()['id']}/plan").json()
+    dates = [o["date"] for o in plan["occurrences"]] + [u["date"] for u in plan["unschedulable"]]
+    assert len(dates) == 27 and max(dates) == "2036-12-02"
+    r = api.patch(f"/v1/series/{r.json()['id']}", json={"count": 28})
+    assert "Only 27 dates" in error_of(r, 422)["detail"]
+
+
+def test_every_other_date_input_takes_the_same_horizon(
+    api: Client, engine: Engine, frozen: datetime, people: dict[str, Any]
+) -> None:
+    person = people["person"]["id"]
+    series = api.post("/v1/series", json=_series_body(person)).json()
+    far, near = "2037-01-05", "2027-01-05"
+    attempts = [
+        (
+            "post",
+            f"/v1/participants/{person}/time-off",
+            {"json": {"start_date": near, "end_date": far}},
+            ["body", "end_date"],
+        ),
+        (
+            "post",
+            "/v1/slots/search",
+            {
+                "json": {
+                    "participant_ids": [person],
+                    "duration_minutes": 60,
+                    "start": "2016-12-02T23:00:00Z",
+                    "end": "2016-12-05T00:00:00Z",
+                }
+            },
+            ["body", "start"],
+        ),
+        (
+            "get",
+            f"/v1/overlap?participant_ids={person}&start={far}T00:00:00Z&end={far}T12:00:00Z",
+            {},
+            ["query", "start"],
+        ),
+        (
+            "get",
+            f"/v1/series/{series['id']}/occurrences?to={far}T00:00:00Z",
+            {},
+            ["query", "to"],
+        ),
+        (
+            "patch",
+            f"/v1/occurrences/{uuid.uuid4()}",
+            {"json": {"start": f"{far}T14:00:00Z"}},
+            ["body", "start"],
+        ),
+    ]
+    for method, url, kwargs, loc in attempts:
+        with counting_rows(engine):
+            err = error_of(api.request(method, url, **kwargs), 422)
+        assert loc in locs(err), (url, err)
+        assert "10 years from today (2026-12-03)" in err["detail"], (url, err)
+    # The ends of the horizon are inside.
+    r = api.post(
+        f"/v1/participants/{person}/time-off",
+        json={"start_date": "2016-12-03", "end_date": "2016-12-03"},
+    )
+    assert r.status_code == 201, r.text
+
+
+def test_the_horizon_follows_the_request_clock(
+    app: FastAPI, api: Client, people: dict[str, Any]
+) -> None:
+    person = people["person"]["id"]
+    body = _series_body(person, start_date="2039-01-04", count=3)
+    with clock_at(app, NOW):
+        assert (
+            "2039-01-04 is more than 10 years"
+            in error_of(api.post("/v1/series", json=body), 422)["detail"]
+        )
+    with clock_at(app, datetime(2030, 1, 1, tzinfo=UTC)):
+        assert api.post("/v1/series", json=body).status_code == 201
+    # Stored dates are not judged again: eleven years on, an old series can still be edited.
+    with clock_at(app, NOW):
+        old = api.post("/v1/series", json=_series_body(person, start_date="2027-01-05")).json()
+    with clock_at(app, datetime(2038, 6, 1, tzinfo=UTC)):
+        r = api.patch(f"/v1/series/{old['id']}", json={"title": "Renamed"})
+        assert r.status_code == 200, r.text
