@@ -347,6 +347,16 @@ class PartyBurdenOut(BaseModel):
     total_minutes: int
 
 
+class SkippedPastOut(BaseModel):
+    count: int = Field(
+        description="Dates of the series that have passed without an occurrence: not planned."
+    )
+    first_kept: date | None = Field(
+        description="The first date the plan covers (planned or unschedulable); null if none."
+    )
+    detail: str | None = Field(description="The same as a sentence; null when count is 0.")
+
+
 class PlanOut(BaseModel):
     series_id: uuid.UUID
     policy: Policy
@@ -361,6 +371,7 @@ class PlanOut(BaseModel):
         "solver's work budget ran out on an unusually hard series (the plan is still "
         "complete and feasible)."
     )
+    skipped_past: SkippedPastOut
 
 
 def plan_out(
@@ -413,6 +424,11 @@ def plan_out(
         max_burden_minutes=plan.max_burden_minutes,
         total_burden_minutes=plan.total_burden_minutes,
         optimal=plan.optimal,
+        skipped_past=SkippedPastOut(
+            count=plan.skipped_past.count,
+            first_kept=plan.skipped_past.first_kept,
+            detail=plan.skipped_past.sentence(),
+        ),
     )
 
 

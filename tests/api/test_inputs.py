@@ -294,3 +294,36 @@ def test_the_horizon_follows_the_request_clock(
     with clock_at(app, datetime(2038, 6, 1, tzinfo=UTC)):
         r = api.patch(f"/v1/series/{old['id']}", json={"title": "Renamed"})
         assert r.status_code == 200, r.text
+
+
+# --- a plan that starts in the past ----------------------------------------------------
+
+
+def test_a_plan_says_which_past_dates_it_skipped(
+    app: FastAPI, api: Client, people: dict[str, Any]
+) -> None:
+    body = _series_body(people["person"]["id"], start_date="2026-12-01", count=6)
+    series = api.post("/v1/series", json=body).json()
+    with clock_at(app, datetime(2026, 12, 16, 12, 0, tzinfo=UTC)):
+        plan = api.post(f"/v1/series/{series['id']}/plan").json()
+        assert plan["skipped_past"] == {
+            "count": 3,
+            "first_kept": "2026-12-22",
+            "detail": "3 dates of this series have passed and are not planned; "
+            "the plan starts on 2026-12-22.",
+        }
+        assert plan["occurrences"][0]["date"] == "2026-12-22"
+        stored = api.post(f"/v1/series/{series['id']}/schedule").json()
+        assert stored["skipped_past"] == plan["skipped_past"]
+    # A week later, the occurrence of 22 December is held: nothing more was skipped.
+    with clock_at(app, datetime(2026, 12, 23, 12, 0, tzinfo=UTC)):
+        later = api.post(f"/v1/series/{series['id']}/plan").json()
+    assert later["skipped_past"]["count"] == 3
+    assert later["skipped_past"]["first_kept"] == "2026-12-29"
+
+
+def test_a_plan_from_today_skips_nothing(app: FastAPI, api: Client, people: dict[str, Any]) -> None:
+    series = api.post("/v1/series", json=_series_body(people["person"]["id"])).json()
+    with clock_at(app, NOW):
+        plan = api.post(f"/v1/series/{series['id']}/plan").json()
+    assert plan["skipped_past"] == {"count": 0, "first_kept": "2027-01-05", "detail": None}
