@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# `make run PORT=8100`: where the service listens; the demo's printed links use the port too.
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
 .PHONY: run test check lint typecheck test-tools bench bench-tools clean migrate venv
 
@@ -19,8 +22,8 @@ migrate: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m app migrate
-	$(PY) -m app demo
-	$(PY) -m app serve
+	$(PY) -m app demo --port $(PORT)
+	$(PY) -m app serve --host $(HOST) --port $(PORT)
 
 # External calendar clients and the browser used by the tests (idempotent).
 test-tools: $(STAMP)

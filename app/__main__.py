@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sqlalchemy.exc import OperationalError
@@ -11,6 +12,17 @@ from sqlalchemy.exc import OperationalError
 from app.db import migrate as migrations
 from app.db.engine import make_engine, session_scope
 from app.settings import get_settings
+
+DEFAULT_PORT = 8000
+
+
+def _links_at_port(port: int) -> None:
+    """Unless SCHEDULER_PUBLIC_BASE_URL is configured (environment or .env), feed and share
+    links point at the port served: ``make run PORT=8100`` prints working URLs. Set in the
+    environment, so the serving workers (separate processes) read it too."""
+    if "public_base_url" not in get_settings().model_fields_set:
+        os.environ["SCHEDULER_PUBLIC_BASE_URL"] = f"http://localhost:{port}"
+        get_settings.cache_clear()
 
 
 def _migrate() -> None:
@@ -26,6 +38,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from app.server import serve
 
+    _links_at_port(args.port)
     _migrate()
     return serve(args.host, args.port, args.workers)
 
@@ -62,9 +75,10 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(_: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import load_demo
 
+    _links_at_port(args.port)
     settings = get_settings()
     _migrate()
     engine = make_engine(settings.database_url)
@@ -80,14 +94,22 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate to head, then serve HTTP")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
     create = sub.add_parser("create-workspace", help="create a workspace and print its key")
     create.add_argument("name")
     create.set_defaults(func=cmd_create_workspace)
-    sub.add_parser("demo", help="load the demo workspace").set_defaults(func=cmd_demo)
+    demo = sub.add_parser("demo", help="load the demo workspace and print its links")
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="the port `serve` will use: the printed links point there "
+        "(unless SCHEDULER_PUBLIC_BASE_URL is set)",
+    )
+    demo.set_defaults(func=cmd_demo)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

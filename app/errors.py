@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -154,7 +155,46 @@ def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
     return [p if isinstance(p, int) else str(p) for p in loc]
 
 
+def _plural(n: Any, one: str) -> str:
+    return f"{n} {one}" if n == 1 else f"{n} {one}s"
+
+
+# pydantic's own words for a broken constraint ("String should match pattern '^[A-Z]+$'"),
+# as sentences that say what to send; the constraint's numbers come from the error's ctx.
+_CONSTRAINT_MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "missing": lambda _: "This field is required; give a value.",
+    "extra_forbidden": lambda _: "Unknown field: extra fields are refused; remove it (see /docs).",
+    "string_type": lambda _: "Give text (a JSON string).",
+    "string_too_long": lambda c: f"Too long: use at most {_plural(c['max_length'], 'character')}.",
+    "string_too_short": lambda c: (
+        "This cannot be empty."
+        if c["min_length"] == 1
+        else f"Too short: use at least {_plural(c['min_length'], 'character')}."
+    ),
+    "string_pattern_mismatch": lambda _: (
+        "This text is not in the form this field takes; see the field's description in /docs."
+    ),
+    "too_long": lambda c: f"Too many: list at most {_plural(c['max_length'], 'item')}.",
+    "too_short": lambda c: f"List at least {_plural(c['min_length'], 'item')}.",
+    "list_type": lambda _: "Give a list (a JSON array).",
+    "uuid_parsing": lambda _: "Give an id as a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6.",
+    "uuid_type": lambda _: "Give an id as a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6.",
+    "bool_type": lambda _: "Give true or false (a JSON boolean).",
+    "bool_parsing": lambda _: "Give true or false (a JSON boolean).",
+    "greater_than_equal": lambda c: f"Give at least {c['ge']}.",
+    "less_than_equal": lambda c: f"Give at most {c['le']}.",
+    "greater_than": lambda c: f"Give more than {c['gt']}.",
+    "less_than": lambda c: f"Give less than {c['lt']}.",
+}
+
+
 def _validation_message(err: Mapping[str, Any]) -> str:
+    friendly = _CONSTRAINT_MESSAGES.get(str(err.get("type")))
+    if friendly is not None:
+        try:
+            return friendly(err.get("ctx") or {})
+        except KeyError:  # a ctx without the number: pydantic's words below
+            pass
     msg = str(err.get("msg", "Invalid value."))
     # pydantic prefixes messages from our own validators with "Value error, ".
     return msg.removeprefix("Value error, ")
@@ -188,6 +228,23 @@ def _field_error(err: Mapping[str, Any], content_type: str | None) -> dict[str, 
             msg = "The body must be a JSON object ({...}), not null, an array, text or a number."
         return {"loc": loc, "msg": msg}
     return {"loc": loc, "msg": _validation_message(err)}
+
+
+def _unreadable_body(cause: BaseException | None) -> str:
+    """What is wrong with a body FastAPI could not decode (it says only "There was an error
+    parsing the body", with the decoder's exception as the cause)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "The body is not UTF-8 text; send the JSON encoded as UTF-8."
+    if isinstance(cause, RecursionError):
+        return "The body is nested too deeply to read; keep JSON under a thousand levels."
+    if isinstance(cause, ValueError) and "integer string conversion" in str(cause):
+        # Python's limit on converting long digit strings (CVE-2020-10735).
+        digits = sys.get_int_max_str_digits()
+        return (
+            f"The body holds an integer of more than {digits} digits, which no field takes; "
+            "send numbers in the ranges the fields document."
+        )
+    return "The body cannot be read as JSON: send UTF-8, nested under a thousand levels."
 
 
 class BodySizeLimit:
@@ -277,8 +334,7 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 400 and detail == "There was an error parsing the body":
-            # FastAPI's words for a body that is not UTF-8 or nests too deeply to decode.
-            detail = "The body cannot be read as JSON: send UTF-8, nested under a thousand levels."
+            detail = _unreadable_body(exc.__cause__)
         if exc.status_code == 404 and detail == "Not Found":
             detail = "There is nothing at this path; see /docs for the API."
         if exc.status_code == 405:

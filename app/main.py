@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app.admission import ArrivalOrder
 from app.api import (
@@ -20,6 +21,7 @@ from app.api import (
     shares,
     workspaces,
 )
+from app.api.fields import RequestDay
 from app.api.read_cache import CachedReads, ReadCache
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
@@ -37,6 +39,7 @@ from app.slack import routes as slack_routes
 # Far above any real request (a series with 200 members is ~20 kB); bounds what one request
 # makes the server buffer and parse.
 MAX_BODY_BYTES = 1024 * 1024
+DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,11 +72,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             listener.stop()
         engine.dispose()
 
-    app = FastAPI(
+    # /docs (Swagger UI) loads its script and style from this service, as shipped by the
+    # fastapi-offline package, not from a CDN: it works offline. No /redoc: ReDoc's page
+    # still loads its logo from its vendor's CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Governance meeting scheduler",
         version="1.0.0",
         description="Fair recurring meetings across time zones.",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -115,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shares.router, responses={**AUTHENTICATED, **error_responses(404, 422)})
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
+    app.add_middleware(RequestDay, state=app.state)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(CachedReads, state=app.state)
     app.add_middleware(FeedPolls, state=app.state)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import date, datetime
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -13,10 +16,16 @@ from pydantic import (
     AwareDatetime,
     BeforeValidator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import core_schema
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.scheduling.horizon import Horizon
 from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
 
 # C0, C1, Unicode line breaks, and bidi overrides (which can disguise a name on screen).
@@ -75,16 +84,64 @@ Location = Annotated[
     AfterValidator(_single_line),
     _text_schema(2000, _SINGLE_LINE, "A place or conference URL, on one line."),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Shaped:
+    """Annotated metadata for a string whose pattern and length we check ourselves, so the
+    error is ``message(value)`` (what to send, never the regular expression) while OpenAPI
+    still shows both constraints."""
+
+    pattern: str
+    max_length: int
+    message: Callable[[str], str]
+    description: str
+
+    def check(self, value: str) -> str:
+        if len(value) > self.max_length or not re.fullmatch(self.pattern, value):
+            raise ValueError(self.message(value))
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, _: core_schema.CoreSchema, __: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "maxLength": self.max_length,
+            "pattern": self.pattern,
+            "description": self.description,
+        }
+
+
 SlackId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Z0-9]{2,32}$"),
-    Field(description="A Slack id such as U024BE7LH or T0001."),
+    Shaped(
+        r"^[A-Z0-9]{2,32}$",
+        32,
+        lambda value: (
+            f"{value[:40]!r} is not a Slack id; give it as Slack shows it, 2 to 32 "
+            "capital letters and digits, e.g. U024BE7LH for a user or T0001 for a team."
+        ),
+        "A Slack id such as U024BE7LH or T0001.",
+    ),
 ]
 _EMAIL_PART = r"[^@\s<>\"\x00-\x1f\x7f]+"
 Email = Annotated[
     str,
-    StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"),
-    Field(description="An e-mail address."),
+    Shaped(
+        rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$",
+        320,
+        lambda value: (
+            f"{value[:40]!r} is not an e-mail address; give one such as "
+            "maria@oabpo.example (one @, a dot in the domain, no spaces, at most 320 characters)."
+        ),
+        "An e-mail address.",
+    ),
 ]
 
 
@@ -105,21 +162,49 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("Give a date as YYYY-MM-DD, e.g. 2026-11-24.")
 
 
-# Instants and dates a meeting can have; the far ends of datetime overflow in date arithmetic.
-SERVICE_YEARS = range(1900, 3000)
+# The service clock's date (UTC) for the request being answered, set by RequestDay: every
+# date field is checked against the horizon around it (app.scheduling.horizon).
+_TODAY: ContextVar[date | None] = ContextVar("request_today", default=None)
+
+
+def request_horizon() -> Horizon:
+    """The dates this request may name: within ten years of the request clock's today
+    (outside a request, of the real one)."""
+    today = _TODAY.get()
+    return Horizon.around(today if today is not None else datetime.now(UTC).date())
+
+
+class RequestDay:
+    """ASGI middleware: the request's today, read once from ``state.clock`` (which tests
+    pin), for the date fields and the rules that validate them."""
+
+    def __init__(self, app: ASGIApp, state: State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _TODAY.set(self.state.clock().astimezone(UTC).date())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _TODAY.reset(token)
 
 
 def _service_time(value: datetime) -> datetime:
-    if value.year not in SERVICE_YEARS:
-        first, last = SERVICE_YEARS[0], SERVICE_YEARS[-1]
-        raise ValueError(f"Give a time between {first} and {last}, e.g. 2026-11-24T14:00:00Z.")
-    return value
+    try:
+        return request_horizon().check_instant(value, ())
+    except InvalidInput as exc:
+        raise ValueError(exc.msg) from exc
 
 
 def _service_date(value: date) -> date:
-    if value.year not in SERVICE_YEARS:
-        raise ValueError(f"Give a date between {SERVICE_YEARS[0]} and {SERVICE_YEARS[-1]}.")
-    return value
+    try:
+        return request_horizon().check_date(value, ())
+    except InvalidInput as exc:
+        raise ValueError(exc.msg) from exc
 
 
 def _whole_number(value: Any) -> Any:
@@ -226,8 +311,51 @@ def check_holiday_calendar(country: str | None, subdivision: str | None) -> None
         )
 
 
-HolidayCountry = Annotated[str, StringConstraints(min_length=2, max_length=3, pattern=r"^[A-Z]+$")]
-HolidaySubdivision = Annotated[str, StringConstraints(min_length=1, max_length=10)]
+@lru_cache(maxsize=1)
+def _country_codes_by_name() -> dict[str, str]:
+    """``"philippines"`` → ``"PH"``, from the holidays package's registry (empty if it moves)."""
+    try:
+        from holidays.registry import COUNTRIES
+    except ImportError:  # pragma: no cover - a future holidays without the registry
+        return {}
+    return {
+        re.sub(r"[^a-z]", "", entry[0].lower()): entry[1]
+        for entry in COUNTRIES.values()
+        if len(entry) >= 2
+    }
+
+
+def _country_message(value: str) -> str:
+    code = _country_codes_by_name().get(re.sub(r"[^a-z]", "", value.lower()))
+    if code is None and value.upper() in _supported_countries():
+        code = value.upper()
+    example = f"{code}" if code is not None else "PH for the Philippines or US"
+    return (
+        f"{value[:40]!r} is not a country code; use the ISO 3166 code in capitals, e.g. {example}."
+    )
+
+
+HolidayCountry = Annotated[
+    str,
+    Shaped(
+        r"^[A-Z]{2,3}$",
+        3,
+        _country_message,
+        "ISO 3166 country code (alpha-2 or alpha-3) the holidays package knows, e.g. PH.",
+    ),
+]
+HolidaySubdivision = Annotated[
+    str,
+    Shaped(
+        r"^\S(.*\S)?$",
+        10,
+        lambda value: (
+            f"{value[:40]!r} is not a subdivision code; use the code of the region "
+            "the holidays package knows, e.g. NY for New York or ENG for England."
+        ),
+        "Subdivision code (state, province, region) of holiday_country, e.g. NY.",
+    ),
+]
 
 
 def apply_calendar_change(

@@ -18,7 +18,17 @@ from app.api.deps import (
     load_owned,
     retry_lost_race,
 )
-from app.api.fields import Day, Flag, Instant, Location, LongText, Name, TimezoneName, Whole
+from app.api.fields import (
+    Day,
+    Flag,
+    Instant,
+    Location,
+    LongText,
+    Name,
+    TimezoneName,
+    Whole,
+    request_horizon,
+)
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
 from app.db import schedules
@@ -34,7 +44,6 @@ from app.scheduling.recurrence import parse_recurrence, series_dates
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
 MAX_PARTICIPANTS = 200
-MAX_YEARS = 10
 
 Policy = Literal["rotate", "fixed"]
 Step = Annotated[Literal[5, 10, 15, 30, 60], Whole]
@@ -148,13 +157,17 @@ def check_series_shape(values: dict[str, Any]) -> None:
     count, until, start = values.get("count"), values.get("until"), values["start_date"]
     if (count is None) == (until is None):
         raise InvalidInput(("count",), "Give exactly one of count and until.")
-    if until is not None:
-        if until < start:
-            raise InvalidInput(("until",), "until is before start_date.")
-        if (until - start).days > 366 * MAX_YEARS:
-            raise InvalidInput(("until",), f"until must be within {MAX_YEARS} years of start_date.")
+    if until is not None and until < start:
+        raise InvalidInput(("until",), "until is before start_date.")
     parse_recurrence(values["recurrence"])
-    series_dates(values["recurrence"], start, values["anchor_timezone"], count=count, until=until)
+    series_dates(
+        values["recurrence"],
+        start,
+        values["anchor_timezone"],
+        count=count,
+        until=until,
+        limit=request_horizon(),
+    )
     members = values["participants"]
     ids = [str(m["participant_id"]) for m in members]
     if len(set(ids)) != len(ids):
@@ -344,6 +357,16 @@ class PartyBurdenOut(BaseModel):
     total_minutes: int
 
 
+class SkippedPastOut(BaseModel):
+    count: int = Field(
+        description="Dates of the series that have passed without an occurrence: not planned."
+    )
+    first_kept: date | None = Field(
+        description="The first date the plan covers (planned or unschedulable); null if none."
+    )
+    detail: str | None = Field(description="The same as a sentence; null when count is 0.")
+
+
 class PlanOut(BaseModel):
     series_id: uuid.UUID
     policy: Policy
@@ -358,6 +381,7 @@ class PlanOut(BaseModel):
         "solver's work budget ran out on an unusually hard series (the plan is still "
         "complete and feasible)."
     )
+    skipped_past: SkippedPastOut
 
 
 def plan_out(
@@ -410,6 +434,11 @@ def plan_out(
         max_burden_minutes=plan.max_burden_minutes,
         total_burden_minutes=plan.total_burden_minutes,
         optimal=plan.optimal,
+        skipped_past=SkippedPastOut(
+            count=plan.skipped_past.count,
+            first_kept=plan.skipped_past.first_kept,
+            detail=plan.skipped_past.sentence(),
+        ),
     )
 
 

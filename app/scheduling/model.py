@@ -146,19 +146,82 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# Names zoneinfo knows that are not a place's civil time, each with what to write instead.
+# "localtime" is whatever zone the server runs in, "Factory" a placeholder with no offset;
+# the System V names read like a region's time but are fixed offsets (EST is UTC−5 in July
+# too) or old spellings of a city's rules; GMT is UTC+0 all year (no British Summer Time);
+# and UTC has one spelling here, "UTC" (or "Etc/UTC"). The explicit fixed offsets
+# Etc/GMT+12 … Etc/GMT-14 stay for whoever really means one (note the POSIX sign:
+# Etc/GMT+5 is UTC−5).
+def _fixed(name: str, offset: int, zones: str) -> str:
+    etc = f"Etc/GMT{-offset:+d}"
+    return (
+        f"{name!r} is UTC{offset:+d} all year, without daylight saving; use an IANA zone such "
+        f"as {zones}, or {etc!r} if you really mean a fixed offset."
+    ).replace("UTC-", "UTC−")
+
+
+def _legacy(name: str, zones: str) -> str:
+    return f"{name!r} is a legacy name; use {zones}."
+
+
+_CENTRAL_EUROPE = "a city's zone such as 'Europe/Paris' or 'Europe/Berlin'"
+_REFUSED: dict[str, str] = {
+    "localtime": "'localtime' is whatever zone the server runs in, not a place's time zone; "
+    "give an IANA name such as 'Asia/Manila'.",
+    "Factory": "'Factory' is a placeholder with no offset, not a place's time zone; "
+    "give an IANA name such as 'Asia/Manila'.",
+    "EST": _fixed("EST", -5, "'America/New_York' (Eastern Time)"),
+    "MST": _fixed("MST", -7, "'America/Denver' (Mountain Time) or 'America/Phoenix' (Arizona)"),
+    "HST": _fixed("HST", -10, "'Pacific/Honolulu' (Hawaii)"),
+    "EST5EDT": _legacy("EST5EDT", "'America/New_York'"),
+    "CST6CDT": _legacy("CST6CDT", "'America/Chicago'"),
+    "MST7MDT": _legacy("MST7MDT", "'America/Denver'"),
+    "PST8PDT": _legacy("PST8PDT", "'America/Los_Angeles'"),
+    "CET": _legacy("CET", _CENTRAL_EUROPE),
+    "MET": _legacy("MET", _CENTRAL_EUROPE),
+    "EET": _legacy("EET", "a city's zone such as 'Europe/Athens' or 'Europe/Helsinki'"),
+    "WET": _legacy("WET", "a city's zone such as 'Europe/Lisbon'"),
+    **{
+        n: f"{n!r} is UTC+0 all year, without British Summer Time; use 'Europe/London' for UK "
+        "time, or 'UTC' if you really mean a fixed offset."
+        for n in ("GMT", "GMT+0", "GMT-0", "GMT0", "Greenwich")
+        for n in (n, f"Etc/{n}")
+    },
+    **{
+        n: f"{n!r} is another name for UTC; write 'UTC'."
+        for n in ("UCT", "Universal", "Zulu")
+        for n in (n, f"Etc/{n}")
+    },
+}
+_REFUSED_BY_LOWER = {n.lower(): msg for n, msg in _REFUSED.items()}
+REFUSED_TIMEZONES: frozenset[str] = frozenset(_REFUSED)
+
+
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - REFUSED_TIMEZONES
 
 
 def validate_timezone(name: object, loc: Sequence[str | int] = ("timezone",)) -> str:
-    """Return ``name`` if it is an IANA zone; otherwise say which names are close.
+    """Return ``name`` if it is an IANA zone of a place (or UTC, or an explicit ``Etc/GMT±N``
+    offset); otherwise say what to write instead.
+
+    Names that zoneinfo knows but that mislead are refused with the zone to use: ``EST`` is
+    UTC−5 all year, so in July it is an hour off New York's time.
 
     >>> validate_timezone("Asia/Kathmandu")
     'Asia/Kathmandu'
+    >>> validate_timezone("PST8PDT")
+    Traceback (most recent call last):
+    ...
+    app.scheduling.model.InvalidInput: 'PST8PDT' is a legacy name; use 'America/Los_Angeles'.
     """
     if not isinstance(name, str) or not name:
         raise InvalidInput(loc, "Give an IANA time zone name such as 'Asia/Manila'.")
+    refused = _REFUSED_BY_LOWER.get(name.lower())
+    if refused is not None:
+        raise InvalidInput(loc, refused)
     names = _zone_names()
     if name in names:
         try:

@@ -6,8 +6,9 @@
 2. **Candidates of a date D** are the grid starts (``minute % step == 0``) whose local date in
    the anchor zone is D: 92 or 100 hours' worth of 15-minute starts on a 23- or 25-hour DST
    day. With ``not_before``, earlier starts are dropped; a date left with no start at all is
-   wholly in the past and silently omitted, while a date left with starts none of which is
-   feasible is *unschedulable*, with a reason naming who cannot meet and why.
+   wholly in the past and omitted, counted in ``Plan.skipped_past``, while a date left with
+   starts none of which is feasible is *unschedulable*, with a reason naming who cannot
+   meet and why.
 3. **rotate** minimises, exactly, ``M = max_p (prior_p + Σ burden_p)`` and then the total
    burden over required people, with :func:`scipy.optimize.milp` (HiGHS). Dates that offer
    the same Pareto-pruned burden vectors are aggregated into one class with integer counts
@@ -159,6 +160,40 @@ class PersonBurden:
     required: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedPast:
+    """Dates of the series that had wholly passed (every start before ``not_before``) and
+    were neither held (``exclude_dates``) nor planned; and the first date the plan kept,
+    planned or unschedulable (None if it kept none).
+
+    A weekly series from Tuesday 1 December 2026 planned on Wednesday 16 December skips
+    1, 8 and 15 December and keeps 22 December onwards: ``SkippedPast(3, date(2026, 12, 22))``.
+    """
+
+    count: int = 0
+    first_kept: date | None = None
+
+    def sentence(self) -> str | None:
+        """What a person reads, or None when nothing was skipped.
+
+        >>> SkippedPast(3, date(2026, 12, 22)).sentence()
+        '3 dates of this series have passed and are not planned; the plan starts on 2026-12-22.'
+        """
+        if not self.count:
+            return None
+        dates = (
+            "1 date of this series has passed and is"
+            if self.count == 1
+            else f"{self.count} dates of this series have passed and are"
+        )
+        rest = (
+            f"the plan starts on {self.first_kept}."
+            if self.first_kept is not None
+            else "no date is left to plan."
+        )
+        return f"{dates} not planned; {rest}"
+
+
 @dataclass
 class Plan:
     policy: Policy
@@ -170,6 +205,7 @@ class Plan:
     # False only when the solver's work budget ran out before (M, total) was proven optimal
     # (pathological inputs; real series are proven in milliseconds). Always True for fixed.
     optimal: bool = True
+    skipped_past: SkippedPast = SkippedPast()
 
 
 @dataclass(frozen=True)
@@ -1056,10 +1092,13 @@ def plan_series(
 
     schedulable: list[int] = []
     unschedulable: list[Unschedulable] = []
+    passed, first_kept = 0, None
     for k, day in enumerate(dates):
         cols = cal.columns(k)
         if not cols:
-            continue  # wholly before not_before: in the past, nothing to plan
+            passed += 1  # wholly before not_before: in the past, nothing to plan
+            continue
+        first_kept = day if first_kept is None else first_kept
         if cal.feasible[cols.start : cols.stop].any():
             schedulable.append(k)
         else:
@@ -1108,4 +1147,5 @@ def plan_series(
         int((prior_required + planned).max()),
         int(np.sum(planned)),
         optimal,
+        SkippedPast(passed, first_kept),
     )

@@ -13,10 +13,11 @@ from datetime import date, datetime
 
 from dateutil.rrule import rrule, rrulestr
 
+from app.scheduling.horizon import HORIZON_YEARS, Horizon, add_years
 from app.scheduling.model import InvalidInput, validate_timezone
 
 MAX_COUNT = 520
-MAX_YEARS = 10
+MAX_YEARS = HORIZON_YEARS  # a series spans at most this long from its start_date
 MAX_INTERVAL = 1000
 
 _FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
@@ -168,14 +169,6 @@ def parse_recurrence(rule: str) -> str:
     return normalised
 
 
-def add_years(day: date, years: int) -> date:
-    """``day`` moved by whole years; 29 February becomes 28 February in common years."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
 def _calendar_signature(year: int) -> tuple[int, bool]:
     return date(year, 1, 1).weekday(), calendar.isleap(year)
 
@@ -202,6 +195,7 @@ def series_dates(
     anchor_timezone: str,
     count: int | None = None,
     until: date | None = None,
+    limit: Horizon | None = None,
 ) -> list[date]:
     """The occurrence dates of a series, in order.
 
@@ -209,7 +203,9 @@ def series_dates(
     generated instant is a midnight, so the dates do not depend on the zone's offsets (the
     zone is still validated); a ``start_date`` the rule does not match is not itself an
     occurrence (dateutil's reading). Expansion stops after ``count`` dates or at ``until``
-    (inclusive); a series spans at most 10 years from ``start_date`` either way.
+    (inclusive); a series spans at most 10 years from ``start_date`` either way. With a
+    ``limit`` (app.scheduling.horizon: a series being created or changed), every date
+    must also fall by ``limit.last``: ``count`` may not carry a series past it.
 
     >>> series_dates("FREQ=MONTHLY;BYDAY=-1FR", date(2026, 11, 1), "Asia/Manila", count=3)
     [datetime.date(2026, 11, 27), datetime.date(2026, 12, 25), datetime.date(2027, 1, 29)]
@@ -233,6 +229,10 @@ def series_dates(
                 f"use a date up to {horizon}.",
             )
     last = min(until, horizon) if until is not None else horizon
+    if limit is not None:
+        if start_date > limit.last:
+            limit.check_date(start_date, ("start_date",))
+        last = min(last, limit.last)
 
     shift = _twin_shift(start_date.year - 1, last.year + 1)
     dtstart = datetime.combine(add_years(start_date, shift), datetime.min.time())
@@ -252,6 +252,12 @@ def series_dates(
             "parts can all hold on one date (e.g. BYMONTHDAY=31 never falls in BYMONTH=2)."
         )
     if count is not None and len(days) < count:
+        if limit is not None and last == limit.last:
+            raise InvalidInput(
+                ("count",),
+                f"Only {len(days)} dates of this rule fall by {last}, {HORIZON_YEARS} years "
+                f"from today; lower count to at most {len(days)} or start earlier.",
+            )
         raise InvalidInput(
             ("count",),
             f"Only {len(days)} dates of this rule fall within {MAX_YEARS} years of "

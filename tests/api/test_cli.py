@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.from_thread
+import httpx
 import pytest
 from sqlalchemy import create_engine
 
@@ -19,18 +21,21 @@ from app.db import migrate
 from app.main import create_app
 from app.settings import get_settings
 from tests.conftest import Client, make_settings, table_counts
+from tests.serving import free_port, tries_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
-    env.update(SCHEDULER_DATABASE_URL=url, PYTHONPATH=str(ROOT))
+def run_cli(
+    url: str, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    environment.update(SCHEDULER_DATABASE_URL=url, PYTHONPATH=str(ROOT), **(env or {}))
     # cwd is a temporary directory, so no .env file of the developer's is read.
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         cwd=cwd,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=120,
@@ -151,3 +156,76 @@ def test_demo_is_idempotent(db: str, tmp_path: Path, client_for: Any) -> None:
     maria = next(p for p in people if p["name"] == "Maria Santos")
     assert maria["effective_timezone"] == "Asia/Manila"
     assert maria["effective_working_hours"][0]["start"] == "09:00"
+
+
+def _links(summary: dict[str, Any]) -> list[str]:
+    return [*summary["feeds"].values(), *summary["share_pages"].values()]
+
+
+def test_make_run_passes_its_port_to_demo_and_serve() -> None:
+    r = subprocess.run(
+        ["make", "-n", "run", "PORT=8100"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lines = r.stdout.splitlines()
+    assert any(line.endswith("-m app demo --port 8100") for line in lines), r.stdout
+    assert any(line.endswith("-m app serve --host 127.0.0.1 --port 8100") for line in lines)
+
+
+def test_demo_links_use_the_port_served(db: str, tmp_path: Path) -> None:
+    r = run_cli(db, tmp_path, "demo", "--port", "8100")
+    assert r.returncode == 0, r.stderr
+    links = _links(json.loads(r.stdout))
+    assert len(links) == 9
+    assert all(link.startswith("http://localhost:8100/") for link in links), links
+
+    # A configured public base (a proxy in front, a real host name) wins over the port.
+    env = {"SCHEDULER_PUBLIC_BASE_URL": "https://sched.example"}
+    r = run_cli(db, tmp_path, "demo", "--port", "8100", env=env)
+    assert r.returncode == 0, r.stderr
+    assert all(link.startswith("https://sched.example/") for link in _links(json.loads(r.stdout)))
+
+
+def test_serve_on_another_port_hands_out_links_to_it(db: str, tmp_path: Path) -> None:
+    assert run_cli(db, tmp_path, "migrate").returncode == 0
+    created = run_cli(db, tmp_path, "create-workspace", "Acme")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["api_key"]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
+    env.update(SCHEDULER_DATABASE_URL=db, PYTHONPATH=str(ROOT), SCHEDULER_LOG_LEVEL="WARNING")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        tries_until(lambda: _ready(base), within=60)
+        r = httpx.post(
+            f"{base}/v1/feeds",
+            json={"scope": "workspace"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["url"].startswith(f"http://localhost:{port}/feeds/"), r.json()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -199,7 +199,7 @@ CATALOGUE = [
         Hostile(
             "POST",
             "/v1/series",
-            ("until", "between 1900 and 2999"),
+            ("until", "10 years from today"),
             json=series(count=None, until="3000-01-01"),
         ),
         id="until-in-the-year-3000",
@@ -210,7 +210,7 @@ CATALOGUE = [
             "/v1/series",
             ("recurrence", "no dates"),
             json=series(
-                recurrence="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", count=None, until="2036-11-24"
+                recurrence="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", count=None, until="2030-11-24"
             ),
         ),
         id="rrule-expands-to-nothing",
@@ -226,14 +226,14 @@ CATALOGUE = [
     ),
     pytest.param(
         Hostile(
-            "POST", "/v1/slots/search", ("end", "31 days"), json=search(end="2036-11-30T00:00:00Z")
+            "POST", "/v1/slots/search", ("end", "31 days"), json=search(end="2027-11-30T00:00:00Z")
         ),
         id="search-over-10-years",
     ),
     pytest.param(
         Hostile(
             "GET",
-            "/v1/overlap?participant_ids={participant}&start=2026-01-01T00:00:00Z&end=2036-01-01T00:00:00Z",
+            "/v1/overlap?participant_ids={participant}&start=2026-01-01T00:00:00Z&end=2028-01-01T00:00:00Z",
             ("end", "31 days"),
         ),
         id="overlap-over-10-years",
@@ -593,7 +593,7 @@ CATALOGUE = [
         Hostile(
             "POST",
             "/v1/slots/search",
-            ("start", "1900"),
+            ("start", "10 years from today"),
             json=search(start="0001-01-01T00:00:00+01:00"),
         ),
         id="time-in-year-1",
@@ -602,7 +602,7 @@ CATALOGUE = [
         Hostile(
             "GET",
             "/v1/overlap?participant_ids={participant}&start=9999-12-31T00:00:00Z&end=9999-12-31T23:59:59-14:00",
-            ("1900",),
+            ("10 years from today",),
         ),
         id="time-in-year-9999",
     ),

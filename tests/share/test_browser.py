@@ -207,3 +207,30 @@ def test_revoked_link_in_chromium(browser: Any, server: str, demo: DemoSeries) -
         assert all("404" in p for p in watched.problems), watched.problems
     finally:
         watched.close()
+
+
+def test_api_docs_render_with_no_other_origin_reachable(browser: Any, server: str) -> None:
+    """As offline or behind a strict proxy: every request to another origin is aborted."""
+    watched = Watched(browser)
+    elsewhere: list[str] = []
+
+    def only_ours(route: Any) -> None:
+        if route.request.url.startswith(server + "/"):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    try:
+        watched.page.route("**/*", only_ours)
+        response = watched.page.goto(server + "/docs")
+        assert response is not None and response.status == 200
+        title = watched.page.locator(".swagger-ui .info .title").first
+        title.wait_for(timeout=15_000)
+        assert "Governance meeting scheduler" in (title.text_content() or "")
+        assert elsewhere == [], elsewhere
+        assert not [p for p in watched.problems if p.startswith(("failed", "page error"))], (
+            watched.problems
+        )
+    finally:
+        watched.close()
