@@ -31,6 +31,7 @@ from app.feeds.routes import FeedCaches, FeedPolls
 from app.head import HeadWithoutBody
 from app.observability import RequestMetrics, configure_logging
 from app.ratelimit import PublicLinks, TokenBuckets, auth_failures
+from app.secret_box import secret_box
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    secret_box(settings)  # warns now, not at the first feed, when SCHEDULER_SECRET_KEY is unset
     app.state.engine = engine
     # Requests using the database at once, per process: no more than the pool holds.
     app.state.connection_slots = ConnectionSlots(
