@@ -106,10 +106,11 @@ def first_time(engine: Engine, timestamp: int, signature: str) -> bool:
         dialect.insert(SlackRequest)
         .values(timestamp=timestamp, signature=signature)
         .on_conflict_do_nothing()
+        .returning(col(SlackRequest.timestamp))  # a row only when it was not there before
     )
     # The verifier's own clock (the wall clock): it decides what counts as fresh.
     stale = time.time() - FRESH_SECONDS - CLOCK_MARGIN_SECONDS
     with engine.begin() as conn:
-        new = conn.execute(remember).rowcount == 1
+        new = conn.execute(remember).first() is not None
         conn.execute(delete(SlackRequest).where(col(SlackRequest.timestamp) < stale))
     return new
