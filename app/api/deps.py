@@ -12,7 +12,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from app.api.read_cache import SEEN
-from app.db.accounts import hash_secret
+from app.db.accounts import hash_secret, plausible_key
 from app.db.content_version import versions_of
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
@@ -68,9 +68,6 @@ bearer = HTTPBearer(
 )
 
 
-# Keys are "sk_" and 43 characters; a longer credential is not one of ours.
-KEY_MAX_LENGTH = 100
-
 # Built once (compiled once): the workspace of a live key.
 _KEY_OWNER = (
     select(Workspace)
@@ -89,11 +86,10 @@ def get_workspace(
             raise _unauthorized("Send your API key as 'Authorization: Bearer <api_key>'.")
         raise _unauthorized("Use the Bearer scheme: 'Authorization: Bearer <api_key>'.")
     key = credentials.credentials
-    # A key of ours is short ASCII: anything else fails without a query. A valid key is
-    # never refused for other failures from the same address; failures past the address's
-    # budget get 429 (app.ratelimit.FailedAttempts).
+    # A valid key is never refused for other failures from the same address; failures past
+    # the address's budget get 429 (app.ratelimit.FailedAttempts).
     workspace = None
-    if len(key) <= KEY_MAX_LENGTH and key.isascii():
+    if plausible_key(key):
         workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()
     if workspace is None:
         limiter: FailedAttempts | None = getattr(request.app.state, "auth_failures", None)

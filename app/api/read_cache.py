@@ -44,7 +44,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db.accounts import hash_secret
+from app.db.accounts import hash_secret, plausible_key
 from app.db.content_version import VERSION_COLUMNS
 from app.db.models import ApiKey, Workspace
 from app.errors import database_unavailable
@@ -211,8 +211,8 @@ class CachedReads:
             await self.app(scope, receive, send)
             return
         key = _bearer(scope)
-        if key is None:
-            await self.app(scope, receive, send)  # the full route answers 401
+        if key is None or not plausible_key(key):
+            await self.app(scope, receive, send)  # the full route answers 401 (or 429)
             return
         engine: Engine = self.state.engine
         digest = hash_secret(key)

@@ -145,3 +145,13 @@ def test_a_throttled_guess_costs_at_most_one_lookup(strict: Client) -> None:
         assert strict.get(f"/feeds/{'z' * 500}.ics").status_code == 429
         assert strict.get(f"/feeds/{'é' * 43}.ics").status_code == 429
     assert sql == []
+    bad = strict.with_headers(Authorization="Bearer sk_wrong")
+    for _ in range(4):
+        bad.get("/v1/workspace")
+    with statements(engine) as sql:
+        assert bad.post("/v1/parties", json={}).status_code == 429
+    assert len(sql) == 1
+    with statements(engine) as sql:
+        junk = strict.with_headers(Authorization="Bearer " + "k" * 5000)
+        assert junk.get("/v1/workspace").status_code == 429
+    assert sql == []
