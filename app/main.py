@@ -30,8 +30,10 @@ from app.errors import AUTHENTICATED, BodySizeLimit, error_responses, install_er
 from app.feeds import routes as feed_routes
 from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCaches, FeedPolls
+from app.head import HeadWithoutBody
 from app.observability import RequestMetrics, configure_logging
-from app.ratelimit import AuthFailures, PublicLinks, TokenBuckets
+from app.ratelimit import PublicLinks, TokenBuckets, auth_failures
+from app.secret_box import secret_box
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
@@ -84,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         static_url=DOCS_ASSETS,
     )
     app.state.settings = settings
+    secret_box(settings)  # warns now, not at the first feed, when SCHEDULER_SECRET_KEY is unset
     app.state.engine = engine
     # Requests using the database at once, per process: no more than the pool holds.
     app.state.connection_slots = ConnectionSlots(
@@ -98,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ReadCache(settings.read_cache_bytes) if settings.read_cache_bytes else None
     )
     app.state.feed_listener = listener
-    app.state.auth_failures = AuthFailures(
+    app.state.auth_failures = auth_failures(
         settings.auth_failure_burst, settings.auth_failure_per_minute
     )
     app.state.public_links = PublicLinks(
@@ -133,5 +136,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limit=settings.requests_in_flight,
         wait_seconds=settings.database_connect_timeout,
     )
+    app.add_middleware(HeadWithoutBody)
     app.add_middleware(RequestMetrics)
     return app

@@ -79,19 +79,31 @@ def too_many(retry_after: int, what: str) -> AppError:
     )
 
 
-class AuthFailures:
-    """Failed API-key attempts per client address: past the budget, every attempt is 429."""
+class FailedAttempts:
+    """Failures per client address (unknown links, wrong API keys). Only failures spend the
+    budget and only failures are refused: a valid token or key is served whatever else came
+    from the same address, so nobody behind the same NAT can lock the others out.
 
-    def __init__(self, capacity: int, per_minute: float) -> None:
-        self.buckets = TokenBuckets(capacity, per_minute)
+    Checking a token or key costs the same bounded work whether it is good or not (a shape
+    check, one SHA-256 and at most one indexed lookup), so an address past its budget gets
+    429 for every further failure, and one that keeps guessing gains nothing but 429s.
+    """
 
-    def check(self, client: str) -> None:
-        wait = self.buckets.retry_after(client)
+    def __init__(self, buckets: TokenBuckets, what: str) -> None:
+        self.buckets = buckets
+        self.what = what
+
+    def failed(self, client: str) -> None:
+        """Spend one failure of ``client``; 429 once its budget is spent."""
+        wait = self.buckets.take(client)
         if wait is not None:
-            raise too_many(wait, "failed API-key attempts from your address")
+            raise too_many(wait, self.what)
 
-    def record_failure(self, client: str) -> None:
-        self.buckets.take(client)
+
+def auth_failures(capacity: int, per_minute: float) -> FailedAttempts:
+    return FailedAttempts(
+        TokenBuckets(capacity, per_minute), "failed API-key attempts from your address"
+    )
 
 
 class PublicLinks:
@@ -99,15 +111,14 @@ class PublicLinks:
 
     def __init__(self, per_link: TokenBuckets, unknown_per_client: TokenBuckets) -> None:
         self.per_link = per_link
-        self.unknown_per_client = unknown_per_client
+        self.unknowns = FailedAttempts(
+            unknown_per_client, "requests for unknown links from your address"
+        )
 
-    def check_client(self, client: str) -> None:
-        wait = self.unknown_per_client.retry_after(client)
-        if wait is not None:
-            raise too_many(wait, "requests for unknown links from your address")
-
-    def record_unknown(self, client: str) -> None:
-        self.unknown_per_client.take(client)
+    def unknown(self, client: str) -> None:
+        """A token that names no live link: 429 past the address's budget (else the caller
+        answers 404)."""
+        self.unknowns.failed(client)
 
     def hit_link(self, link_id: str) -> None:
         wait = self.per_link.take(link_id)

@@ -5,18 +5,23 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SCHEDULER_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEDULER_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./scheduler.db"
     admin_token: SecretStr | None = None
     public_base_url: str = "http://localhost:8000"
     slack_signing_secret: SecretStr | None = None
+    # Fernet key (app.secret_box) sealing what must be shown again, e.g. feed links.
+    secret_key: SecretStr | None = None
     # Where delayed Slack replies may be posted (scheme, host, port and path prefix must
     # match): Slack's response_url comes from the request body, so it is never trusted as is.
     slack_response_url_prefixes: list[str] = ["https://hooks.slack.com/"]
@@ -37,10 +42,24 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(default=20, ge=1)
     auth_failure_per_minute: float = Field(default=10, ge=0)
 
-    @field_validator("admin_token", "slack_signing_secret", mode="before")
+    @field_validator("admin_token", "slack_signing_secret", "secret_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _a_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                Fernet(value.get_secret_value().encode("ascii"))
+            except (ValueError, UnicodeError):
+                raise ValueError(
+                    "SCHEDULER_SECRET_KEY must be a Fernet key (32 random bytes in URL-safe "
+                    "base64, 44 characters); make one with: python -c 'from "
+                    "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
@@ -50,6 +69,11 @@ class Settings(BaseSettings):
                 raise ValueError("SCHEDULER_ADMIN_TOKEN is a default value; set a real secret.")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("Production needs PostgreSQL in SCHEDULER_DATABASE_URL.")
+            if self.secret_key is None:
+                raise ValueError(
+                    "Production needs SCHEDULER_SECRET_KEY (a Fernet key; see the README's "
+                    "configuration section): it seals the feed links the service shows again."
+                )
         return self
 
     @property

@@ -13,12 +13,13 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from app.api.read_cache import SEEN
-from app.db.accounts import hash_secret
+from app.db.accounts import hash_secret, plausible_key
 from app.db.changes import LostRace
 from app.db.content_version import versions_of
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
 from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
+from app.ratelimit import FailedAttempts
 from app.settings import Settings
 
 
@@ -87,14 +88,15 @@ def get_workspace(
             raise _unauthorized("Send your API key as 'Authorization: Bearer <api_key>'.")
         raise _unauthorized("Use the Bearer scheme: 'Authorization: Bearer <api_key>'.")
     key = credentials.credentials
-    limiter = getattr(request.app.state, "auth_failures", None)
-    client = request.client.host if request.client else "unknown"
-    if limiter is not None:
-        limiter.check(client)
-    workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()
+    # A valid key is never refused for other failures from the same address; failures past
+    # the address's budget get 429 (app.ratelimit.FailedAttempts).
+    workspace = None
+    if plausible_key(key):
+        workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()
     if workspace is None:
+        limiter: FailedAttempts | None = getattr(request.app.state, "auth_failures", None)
         if limiter is not None:
-            limiter.record_failure(client)
+            limiter.failed(request.client.host if request.client else "unknown")
         raise _unauthorized("This API key is not valid or has been revoked.")
     # What this request's answer is a function of (app.api.read_cache may keep it).
     setattr(request.state, SEEN, (workspace.id, versions_of(workspace)))

@@ -12,10 +12,11 @@ from sqlmodel import SQLModel, col, select
 
 from app.api.deps import SessionDep, SettingsDep, WorkspaceDep
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
-from app.db.links import issue_link, link_urls
+from app.db.links import issue_feed, link_urls
 from app.db.models import Feed, Participant, Party, Series
 from app.db.types import utcnow
 from app.errors import AUTHENTICATED, error_responses, invalid, not_found
+from app.secret_box import secret_box
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses=AUTHENTICATED)
 
@@ -66,15 +67,20 @@ class FeedPublic(BaseModel):
 def create(
     body: FeedCreate, workspace: WorkspaceDep, session: SessionDep, settings: SettingsDep
 ) -> FeedCreated:
-    """A new secret URL (shown once; the token is stored only as a hash)."""
+    """A new secret URL, shown once here (the token is stored hashed, and sealed with
+    SCHEDULER_SECRET_KEY so that ``/meet feed`` can show a person's own link again)."""
     if body.target_id is not None:
         target = session.get(TARGETS[body.scope], body.target_id)
         if target is None or getattr(target, "workspace_id", None) != workspace.id:
             raise invalid(
                 ("target_id",), f"target_id does not name a {body.scope} in this workspace."
             )
-    feed, token = issue_link(
-        session, Feed, workspace_id=workspace.id, scope=body.scope, target_id=body.target_id
+    feed, token = issue_feed(
+        session,
+        secret_box(settings),
+        workspace_id=workspace.id,
+        scope=body.scope,
+        target_id=body.target_id,
     )
     url, webcal = link_urls(settings.public_base, f"/feeds/{token}.ics")
     return FeedCreated(

@@ -10,6 +10,13 @@ from sqlmodel import Session
 from app.db.models import ApiKey, Workspace
 
 KEY_PREFIX = "sk_"
+# Keys are "sk_" and 43 characters: a longer or non-ASCII credential is none of ours.
+KEY_MAX_LENGTH = 100
+
+
+def plausible_key(key: str) -> bool:
+    """False for what cannot be one of our keys, so it costs no database lookup."""
+    return len(key) <= KEY_MAX_LENGTH and key.isascii()
 
 
 def hash_secret(secret: str) -> str:

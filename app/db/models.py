@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db.types import UTCDateTime, utcnow
@@ -180,6 +180,9 @@ class Feed(SQLModel, table=True):
     scope: str = Field(max_length=16)
     target_id: uuid.UUID | None = None
     token_hash: str = Field(max_length=64, unique=True)
+    # The token sealed with SCHEDULER_SECRET_KEY (app.secret_box), so its URL can be shown
+    # again; lookups use only the hash. None for feeds made before it was kept.
+    token_sealed: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _ts()
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -193,3 +196,15 @@ class ShareLink(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = _ts()
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SlackRequest(SQLModel, table=True):
+    """A signed Slack request already received: the same (timestamp, signature) is refused
+    while Slack's 5-minute window would still accept it (app.slack.verify), on every worker."""
+
+    __tablename__ = "slack_request"
+
+    timestamp: int = Field(
+        primary_key=True, sa_type=BigInteger, sa_column_kwargs={"autoincrement": False}
+    )
+    signature: str = Field(primary_key=True, max_length=100)

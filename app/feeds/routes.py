@@ -206,13 +206,11 @@ def _cache_key(found: Entry, now: datetime) -> tuple[str, str, str]:
     return (str(found.feed_id), str(found.content_version), now.date().isoformat())
 
 
-def from_memory(state: State, token: str, client: str) -> RenderedFeed | None:
+def from_memory(state: State, token: str) -> RenderedFeed | None:
     """The feed a poll gets when all it needs is in this process's memory (the token in
-    the feed directory, the rendering in the cache, no rate limit in the way); None sends
-    the poll down the full route, which also gives every error its answer."""
+    the feed directory, the rendering in the cache, its link under its rate limit); None
+    sends the poll down the full route, which also gives every error its answer."""
     limits: PublicLinks = state.public_links
-    if limits.unknown_per_client.retry_after(client) is not None:
-        return None
     digest = token_digest(token)
     found = None if digest is None else state.feed_directory.get(digest)
     if found is None:
@@ -264,8 +262,11 @@ def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> 
     return rendered
 
 
+FEED_PATH = "/feeds/{token}.ics"
+
+
 @router.get(
-    "/feeds/{token}.ics",
+    FEED_PATH,
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}},
@@ -285,15 +286,13 @@ async def serve_feed(token: str, request: Request) -> Response:
     Rendering always runs in the pool.
     """
     limits: PublicLinks = request.app.state.public_links
-    client = request.client.host if request.client else "unknown"
-    limits.check_client(client)
     engine: Engine = request.app.state.engine
     digest = token_digest(token)
     found = (
         None if digest is None else await _find(engine, request.app.state.feed_directory, digest)
     )
     if found is None:
-        limits.record_unknown(client)
+        limits.unknown(request.client.host if request.client else "unknown")
         raise _not_found()
     limits.hit_link(str(found.feed_id))
     now = request.app.state.clock()
@@ -310,6 +309,10 @@ async def serve_feed(token: str, request: Request) -> Response:
             request.method, headers.get("if-none-match"), headers.get("if-modified-since")
         )
     )
+
+
+# HEAD answers exactly as GET without the body (app.head); one operation in the OpenAPI.
+router.add_api_route(FEED_PATH, serve_feed, methods=["HEAD"], include_in_schema=False)
 
 
 class _RouteName:
@@ -339,8 +342,7 @@ class FeedPolls:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path: str = scope["path"]
             if path.startswith("/feeds/") and path.endswith(".ics") and path.count("/") == 2:
-                client = scope.get("client")
-                rendered = from_memory(self.state, path[7:-4], client[0] if client else "unknown")
+                rendered = from_memory(self.state, path[7:-4])
                 if rendered is not None:
                     inm = ims = None
                     for name, value in scope["headers"]:

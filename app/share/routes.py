@@ -1,4 +1,4 @@
-"""``GET /share/{token}``: a series' read-only timeline page, for anyone holding the link."""
+"""``GET|HEAD /share/{token}``: a series' read-only timeline page, for anyone holding the link."""
 
 from __future__ import annotations
 
@@ -173,8 +173,11 @@ def load_share(session: Session, token: str) -> tuple[Workspace, Series] | None:
     return workspace, series
 
 
+SHARE_PATH = "/share/{token}"
+
+
 @router.get(
-    "/share/{token}",
+    SHARE_PATH,
     response_class=HTMLResponse,
     responses={404: {"description": "Unknown or revoked link"}, 422: {"description": "Bad week"}},
 )
@@ -189,11 +192,9 @@ def share_page(
 ) -> HTMLResponse:
     """The series' timeline page: ribbons of the chosen week, rotation and burden charts."""
     limits: PublicLinks = request.app.state.public_links
-    client = request.client.host if request.client else "unknown"
-    limits.check_client(client)
     found = load_share(session, token)
     if found is None:
-        limits.record_unknown(client)
+        limits.unknown(request.client.host if request.client else "unknown")
         return not_found_page()
     workspace, series = found
     limits.hit_link(f"share:{series.id}")
@@ -264,3 +265,7 @@ def share_page(
         preview=preview,
     )
     return html(render_page(page))
+
+
+# HEAD answers exactly as GET without the body (app.head); one operation in the OpenAPI.
+router.add_api_route(SHARE_PATH, share_page, methods=["HEAD"], include_in_schema=False)

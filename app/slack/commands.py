@@ -21,12 +21,13 @@ from sqlmodel import Session, col, select
 
 from app.api.series import ParticipantSlot, occurrence_out, plan_out
 from app.db import schedules
-from app.db.links import issue_link, link_urls
-from app.db.models import Feed, Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
+from app.db.links import link_urls, personal_feed
+from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.errors import AppError
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.search import overlap
+from app.secret_box import secret_box
 from app.settings import Settings
 from app.slack.blocks import (
     Reply,
@@ -50,6 +51,7 @@ OVERLAP_SHOWN = 25
 AMBIGUOUS_SHOWN = 10
 _QUOTES = "\"'“”‘’"
 _COMMAND = re.compile(r"/[\w-]{1,31}")
+MAX_FORM_FIELDS = 100
 
 
 # --- the payload and the text ----------------------------------------------------------
@@ -67,21 +69,28 @@ class SlashCommand:
 
 
 def parse_payload(body: bytes) -> SlashCommand:
-    """Slack's form body (already verified) → :class:`SlashCommand`; 400 when it is not one."""
+    """Slack's form body (already verified) → :class:`SlashCommand`; 400, saying what is
+    wrong, when it is not one."""
     try:
-        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=100)
-    except (UnicodeDecodeError, ValueError):
-        form = {}
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_a_command("the body is not UTF-8 text") from None
+    try:
+        form = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:
+        raise _not_a_command(
+            f"the body has more than {MAX_FORM_FIELDS} form fields (Slack sends about a dozen)"
+        ) from None
 
     def first(name: str) -> str:
         values = form.get(name)
         return values[0].strip() if values else ""
 
     team_id, user_id = first("team_id"), first("user_id")
-    if not team_id or not user_id:
-        raise AppError(
-            "bad_request", "This is not a slash-command payload: team_id and user_id are missing."
-        )
+    missing = [name for name, value in (("team_id", team_id), ("user_id", user_id)) if not value]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise _not_a_command(f"{' and '.join(missing)} {verb} missing")
     return SlashCommand(
         team_id=team_id,
         user_id=user_id,
@@ -89,6 +98,10 @@ def parse_payload(body: bytes) -> SlashCommand:
         response_url=first("response_url"),
         command=command if _COMMAND.fullmatch(command := first("command")) else "/meet",
     )
+
+
+def _not_a_command(what: str) -> AppError:
+    return AppError("bad_request", f"This is not a slash-command payload: {what}.")
 
 
 @dataclass(frozen=True)
@@ -215,11 +228,12 @@ def find_caller(session: Session, workspace: Workspace, user_id: str) -> Caller:
         )
     ).first()
     if participant is None:
+        # Says nothing of the workspace: only linked people see any of it.
         raise Refusal(
-            f"Your Slack account (`{escape(user_id)}`) is not linked to a participant in "
-            f"*{escape(workspace.name)}*. Link it with `PATCH /v1/participants/{{id}}` and "
-            f'`{{"slack_user_id": "{escape(user_id)}"}}` (find your id with '
-            "`GET /v1/participants`)."
+            f"Your Slack account (`{escape(user_id)}`) is not linked to a participant of the "
+            "scheduler workspace this Slack team is connected to. Link it with "
+            f'`PATCH /v1/participants/{{id}}` and `{{"slack_user_id": "{escape(user_id)}"}}` '
+            "(find your id with `GET /v1/participants`)."
         )
     return load_caller(session, workspace, participant.id)
 
@@ -268,14 +282,13 @@ class Call:
 
     session: Session
     workspace: Workspace
-    caller: Caller | None
+    caller: Caller
     invocation: Invocation
     command: str
     now: datetime
     settings: Settings
 
     def me(self) -> Caller:
-        assert self.caller is not None, "handler declared needs_caller"
         return self.caller
 
     def usage(self) -> str:
@@ -297,33 +310,23 @@ class Handler(Protocol):
     def __call__(self, call: Call) -> Outcome: ...
 
 
-@dataclass(frozen=True)
-class SubCommand:
-    run: Handler
-    needs_caller: bool
-
-
 def respond(session: Session, command: SlashCommand, now: datetime, settings: Settings) -> Outcome:
     """The reply to one verified slash command."""
     invocation = parse_text(command.text)
     try:
         if invocation.name == "help":
             return help_reply(command.command)
-        sub = SUBCOMMANDS.get(invocation.name)
-        if sub is None:
+        run = SUBCOMMANDS.get(invocation.name)
+        if run is None:
             raise Refusal(
                 f"`{escape(invocation.name[:40])}` is not a {command.command} command. "
                 f"Try `{command.command} help`."
             )
         workspace = find_workspace(session, command.team_id)
-        caller: Caller | None = None
-        try:
-            caller = find_caller(session, workspace, command.user_id)
-        except Refusal:
-            if sub.needs_caller:
-                raise
+        # Every sub-command shows something of the workspace: only for linked people.
+        caller = find_caller(session, workspace, command.user_id)
         call = Call(session, workspace, caller, invocation, command.command, now, settings)
-        return sub.run(call)
+        return run(call)
     except (Refusal, InvalidInput, AppError) as exc:
         reply = explained(exc)
         if reply is None:
@@ -480,21 +483,16 @@ def list_series(call: Call) -> Reply:
             .group_by(col(Occurrence.series_id))
         ).all()
     )
-    caller = call.caller
-    mine: set[uuid.UUID] = set()
-    if caller is not None:
-        mine = set(
-            session.exec(
-                select(SeriesParticipant.series_id).where(
-                    SeriesParticipant.participant_id == caller.id
-                )
-            )
+    me = call.me()
+    mine = set(
+        session.exec(
+            select(SeriesParticipant.series_id).where(SeriesParticipant.participant_id == me.id)
         )
+    )
     lines = []
     for series in every[:SERIES_SHOWN]:
         next_at = upcoming.get(series.id)
-        zone_name = caller.timezone if caller is not None else series.anchor_timezone
-        when = f"next {when_yours(next_at, zone_name)}" if next_at is not None else "not scheduled"
+        when = "not scheduled" if next_at is None else f"next {when_yours(next_at, me.timezone)}"
         you = " · you take part" if series.id in mine else ""
         lines.append(
             f"• *{escape(series.title)}* — {series.duration_minutes} min, "
@@ -692,9 +690,7 @@ def feed(call: Call) -> Reply:
             f"Usage: {call.usage()}"
         )
     me = call.me()
-    row, token = issue_link(
-        call.session, Feed, workspace_id=call.workspace.id, scope="participant", target_id=me.id
-    )
+    row, token = personal_feed(call.session, secret_box(call.settings), call.workspace.id, me.id)
     url, webcal = link_urls(call.settings.public_base, f"/feeds/{token}.ics")
     return (
         Reply()
@@ -703,19 +699,18 @@ def feed(call: Call) -> Reply:
             f"Subscribe in your calendar app: <{url}|{url}>\nApple Calendar / Outlook: `{webcal}`"
         )
         .context(
-            "Keep this link private: anyone with it can read your meetings. A new link is "
-            "issued each time you ask (links are stored only as hashes, so an earlier one "
-            "cannot be shown again); earlier links keep working until revoked with "
-            f"`DELETE /v1/feeds/{{id}}` — this one is `{row.id}`."
+            "Keep this link private: anyone with it can read your meetings. Asking again "
+            "shows this same link. If it leaked, revoke it with "
+            f"`DELETE /v1/feeds/{{id}}` — this one is `{row.id}` — and ask again for a new one."
         )
     )
 
 
-SUBCOMMANDS: dict[str, SubCommand] = {
-    "next": SubCommand(next_meetings, needs_caller=True),
-    "series": SubCommand(list_series, needs_caller=False),
-    "plan": SubCommand(plan, needs_caller=True),
-    "balance": SubCommand(balance, needs_caller=False),
-    "overlap": SubCommand(shared_hours, needs_caller=True),
-    "feed": SubCommand(feed, needs_caller=True),
+SUBCOMMANDS: dict[str, Handler] = {
+    "next": next_meetings,
+    "series": list_series,
+    "plan": plan,
+    "balance": balance,
+    "overlap": shared_hours,
+    "feed": feed,
 }

@@ -13,7 +13,7 @@ from app.errors import error_responses
 from app.slack.blocks import notice
 from app.slack.commands import Deferred, parse_payload, respond
 from app.slack.delivery import allowed_response_url, deliver
-from app.slack.verify import verified_body
+from app.slack.verify import accept_once, verified_body
 
 log = logging.getLogger("app.slack")
 
@@ -53,10 +53,12 @@ def slash_command(
 ) -> dict[str, Any]:
     """Slack's slash command (``/meet …``), signed with the app's signing secret.
 
-    401 unless the signature over the raw body is valid and under 5 minutes old; 503 when no
-    signing secret is configured. Everything else is a 200 Block Kit reply for Slack.
+    401 unless the signature over the raw body is valid and under 5 minutes old, and for
+    the same signed request a second time; 503 when no signing secret is configured.
+    Everything else is a 200 Block Kit reply for Slack.
     """
     command = parse_payload(body)
+    accept_once(request.app.state.engine, request.headers)
     outcome = respond(session, command, now_of(request), settings)
     if not isinstance(outcome, Deferred):
         return outcome.payload()

@@ -1,17 +1,27 @@
 """Slack request signing: ``v0`` HMAC-SHA256 over ``v0:{timestamp}:{raw body}``, checked by
-``slack_sdk``'s own verifier within its 5-minute window."""
+``slack_sdk``'s own verifier within its 5-minute window; each signed request is accepted once
+(remembered in the database, so across workers)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from fastapi import Request
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine, delete
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
+from app.db.models import SlackRequest
 from app.errors import AppError
 
 # Slack's slash-command payloads are a few hundred bytes; this bounds what we buffer unsigned.
 MAX_BODY_BYTES = 64 * 1024
+# slack_sdk accepts a timestamp up to this far from now, either way; a seen request is
+# remembered that long after its timestamp, and a little more for clock steps.
+FRESH_SECONDS = 5 * 60
+CLOCK_MARGIN_SECONDS = 60
 
 
 def _rejected() -> AppError:
@@ -69,6 +79,38 @@ async def verified_body(request: Request) -> bytes:
             503,
         )
     body = await read_body(request)
-    if not is_signed(secret.get_secret_value(), body, request.headers):
+    headers = request.headers
+    if not is_signed(secret.get_secret_value(), body, headers):
         raise _rejected()
     return body
+
+
+def accept_once(engine: Engine, headers: Mapping[str, str]) -> None:
+    """401 when this signed request (verified by :func:`verified_body`) was received before,
+    by any worker; otherwise remember it."""
+    timestamp, signature = int(headers["x-slack-request-timestamp"]), headers["x-slack-signature"]
+    if not first_time(engine, timestamp, signature):
+        raise AppError(
+            "unauthorized",
+            "This signed request was already received: a Slack signature is good for one "
+            "request, so a repeat is refused.",
+            401,
+        )
+
+
+def first_time(engine: Engine, timestamp: int, signature: str) -> bool:
+    """Remember a signed request, in its own short transaction; False when it was seen
+    before (a replay). Requests whose signature went stale are forgotten here."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    remember = (
+        dialect.insert(SlackRequest)
+        .values(timestamp=timestamp, signature=signature)
+        .on_conflict_do_nothing()
+        .returning(col(SlackRequest.timestamp))  # a row only when it was not there before
+    )
+    # The verifier's own clock (the wall clock): it decides what counts as fresh.
+    stale = time.time() - FRESH_SECONDS - CLOCK_MARGIN_SECONDS
+    with engine.begin() as conn:
+        new = conn.execute(remember).first() is not None
+        conn.execute(delete(SlackRequest).where(col(SlackRequest.timestamp) < stale))
+    return new

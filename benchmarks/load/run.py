@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -429,6 +430,7 @@ def main() -> int:
         "SCHEDULER_DATABASE_URL": url,
         "SCHEDULER_PUBLIC_BASE_URL": base,
         "SCHEDULER_ADMIN_TOKEN": admin_token,
+        "SCHEDULER_SECRET_KEY": Fernet.generate_key().decode(),  # production needs one
         "SCHEDULER_LOG_LEVEL": "INFO",
         # Lifted for the run: one client polls a dozen links thousands of times a minute.
         "SCHEDULER_FEED_BURST": "1000000000",

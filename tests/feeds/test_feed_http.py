@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import httpx
 import icalendar
 import pytest
 from fastapi import FastAPI
@@ -155,6 +156,52 @@ def test_http_semantics_200_304_head(api: Client, client: Client) -> None:
         "X-PUBLISHED-TTL",
     ):
         assert prop in cal, prop
+
+
+def _without_request_id(r: httpx.Response) -> dict[str, str]:
+    return {k: v for k, v in r.headers.items() if k != "x-request-id"}
+
+
+def _head_is_get_without_body(client: Client, path: str, **headers: str) -> httpx.Response:
+    """HEAD first (so nothing is in memory for it), then GET: same status and headers."""
+    head = client.head(path, headers=headers)
+    get = client.get(path, headers=headers)
+    assert head.content == b""
+    assert (head.status_code, _without_request_id(head)) == (
+        get.status_code,
+        _without_request_id(get),
+    )
+    return get
+
+
+def test_head_answers_as_get_before_any_get_and_after_every_change(
+    api: Client, client: Client
+) -> None:
+    people = _four_zones(api)
+    s = _series(api, people, start_date="2027-01-06", count=4)
+    api.post(f"/v1/series/{s['id']}/schedule")
+    feed = _feed(api, "workspace", None)
+    path = _path(feed)
+    first = _head_is_get_without_body(client, path)  # this worker has rendered nothing yet
+    assert first.status_code == 200
+    assert int(first.headers["content-length"]) == len(first.content) > 0
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    assert _head_is_get_without_body(client, path, **{"If-None-Match": etag}).status_code == 304
+    assert (
+        _head_is_get_without_body(client, path, **{"If-Modified-Since": modified}).status_code
+        == 304
+    )
+    assert api.patch("/v1/workspace", json={"name": "Renamed tenant"}).status_code == 200
+    changed = _head_is_get_without_body(client, path, **{"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    # From memory (the FeedPolls middleware) it is the same answer again.
+    assert _head_is_get_without_body(client, path).headers["etag"] == changed.headers["etag"]
+
+    unknown = _head_is_get_without_body(client, "/feeds/" + "A" * 43 + ".ics")
+    assert unknown.status_code == 404
+    assert api.delete(f"/v1/feeds/{feed['id']}").status_code == 204
+    revoked = _head_is_get_without_body(client, path)
+    assert revoked.status_code == 404 and revoked.json() == unknown.json()
 
 
 def test_revoked_and_unknown_tokens_look_alike(api: Client, client: Client) -> None:

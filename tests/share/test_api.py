@@ -121,3 +121,24 @@ def test_the_page_writes_nothing(demo: DemoSeries, engine: Engine) -> None:
     with counting_rows(engine):
         _html(demo.api.get(demo.path), 200)
         _html(demo.api.get(demo.path, params={"week": "2026-11-02"}), 200)
+
+
+def test_head_answers_as_get_without_the_body(client: Client, demo: DemoSeries) -> None:
+    def same(path: str) -> httpx.Response:
+        head, get = client.head(path), client.get(path)
+        assert head.content == b""
+        kept = [{k: v for k, v in r.headers.items() if k != "x-request-id"} for r in (head, get)]
+        assert (head.status_code, kept[0]) == (get.status_code, kept[1])
+        return get
+
+    page = same(demo.path)
+    _html(page, 200)
+    assert int(page.headers["content-length"]) == len(page.content)
+    assert same(demo.path + "?week=2026-11-02").status_code == 200
+    assert same(demo.path + "?week=someday").status_code == 422
+    unknown = same("/share/" + "A" * 43)
+    _html(unknown, 404)
+    share_id = demo.share["id"]
+    assert demo.api.delete(f"/v1/series/{demo.series['id']}/shares/{share_id}").status_code == 204
+    revoked = same(demo.path)
+    assert revoked.status_code == 404 and revoked.text == unknown.text

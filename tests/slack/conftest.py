@@ -3,9 +3,11 @@ through the REST API, and a local HTTP server standing in for Slack's ``response
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,10 +32,12 @@ NY_HOURS = [{"days": WEEKDAYS, "start": "09:00", "end": "17:00"}]
 MANILA_NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 MANILA_DAYS = [{"days": WEEKDAYS, "start": "08:00", "end": "17:00"}]
 LONDON_HOURS = [{"days": WEEKDAYS, "start": "08:00", "end": "16:30"}]
+_TRIGGERS = itertools.count(1)
 
 
 def form_body(text: str, *, team_id: str = TEAM, user_id: str = "UDANA", **extra: str) -> bytes:
-    """A slash-command body as Slack sends it (form-encoded, every usual field)."""
+    """A slash-command body as Slack sends it (form-encoded, every usual field). Like Slack's,
+    each has a trigger_id of its own, so no two are the same signed request."""
     fields = {
         "token": "deprecated-verification-token",
         "team_id": team_id,
@@ -47,7 +51,7 @@ def form_body(text: str, *, team_id: str = TEAM, user_id: str = "UDANA", **extra
         "api_app_id": "A0123456",
         "is_enterprise_install": "false",
         "response_url": "https://hooks.slack.com/commands/TDEMO0001/1/abc",
-        "trigger_id": "1.2.3",
+        "trigger_id": f"{next(_TRIGGERS)}.{uuid.uuid4().hex}",
     }
     fields.update(extra)
     return urlencode(fields).encode()

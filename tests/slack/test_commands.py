@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -179,9 +180,18 @@ def test_series_lists_with_next_date(client: Client, demo: Demo) -> None:
     assert "you take part" in text
 
 
-def test_series_works_for_an_unlinked_user(client: Client, demo: Demo) -> None:
-    text = mrkdwn(reply_of(slash(client, "series", user_id="UNOBODY")))
-    assert "*Weekly operations review*" in text and "you take part" not in text
+@pytest.mark.parametrize(
+    "text", ["series", "balance weekly op", "balance Weekly operations review", "feed", "next"]
+)
+def test_an_unlinked_user_sees_nothing_of_the_workspace(
+    client: Client, demo: Demo, text: str
+) -> None:
+    reply = reply_of(slash(client, text, user_id="UNOBODY"))
+    shown = mrkdwn(reply) + reply["text"]
+    assert '"slack_user_id": "UNOBODY"' in shown and "PATCH /v1/participants/{id}" in shown
+    workspace = demo.api.get("/v1/workspace").json()["name"]
+    for secret in (workspace, "Weekly", demo.ops["id"], "Dana", "Acme", "h ("):
+        assert secret not in shown, secret
 
 
 # --- balance ---------------------------------------------------------------------------
@@ -471,28 +481,54 @@ def test_overlap_without_shared_hours(client: Client, demo: Demo) -> None:
 # --- feed ------------------------------------------------------------------------------
 
 
-def test_feed_issues_a_personal_link(client: Client, demo: Demo, engine: Engine) -> None:
+def _feed_token(reply: dict[str, Any]) -> str:
+    tokens = re.findall(rf"{re.escape(PUBLIC_BASE)}/feeds/([A-Za-z0-9_\-]+)\.ics", mrkdwn(reply))
+    assert tokens and len(set(tokens)) == 1, tokens
+    assert f"webcal://sched.example/feeds/{tokens[0]}.ics" in reply["text"]
+    return str(tokens[0])
+
+
+def test_feed_issues_a_personal_link_once(client: Client, demo: Demo, engine: Engine) -> None:
     before = table_counts(engine)
     reply = reply_of(slash(client, "feed"))
     assert reply["response_type"] == "ephemeral"
-    urls = re.findall(rf"{re.escape(PUBLIC_BASE)}/feeds/([A-Za-z0-9_\-]+)\.ics", mrkdwn(reply))
-    assert urls and len(set(urls)) == 1
-    assert "webcal://sched.example/feeds/" in reply["text"]
-    assert "A new link is issued each time you ask" in reply["text"]
+    token = _feed_token(reply)
+    assert "Asking again shows this same link" in reply["text"]
     after = table_counts(engine)
     assert after["feed"] == before["feed"] + 1
-    assert {k: v for k, v in after.items() if k != "feed"} == {
-        k: v for k, v in before.items() if k != "feed"
-    }
     with Session(engine) as session:
-        row = find_link(session, Feed, urls[0])
+        row = find_link(session, Feed, token)
         assert row is not None
         assert (row.scope, str(row.target_id)) == ("participant", demo.people["dana"]["id"])
         assert str(row.id) in mrkdwn(reply)
-    r = client.get(f"/feeds/{urls[0]}.ics")
+        # Stored hashed and sealed, never as it is.
+        assert row.token_sealed is not None
+        assert token not in repr(row.model_dump())
+    r = client.get(f"/feeds/{token}.ics")
     assert r.status_code == 200 and b"Weekly operations review" in r.content
-    second = reply_of(slash(client, "feed"))
-    assert urls[0] not in mrkdwn(second)
+
+    again = reply_of(slash(client, "feed"))
+    assert _feed_token(again) == token
+    assert table_counts(engine)["feed"] == after["feed"]
+    # Someone else's feed is theirs; a revoked one is never shown again.
+    other = _feed_token(reply_of(slash(client, "feed", user_id="UMARIA")))
+    assert other != token
+    assert demo.api.delete(f"/v1/feeds/{row.id}").status_code == 204
+    fresh = _feed_token(reply_of(slash(client, "feed")))
+    assert fresh not in (token, other)
+    assert client.get(f"/feeds/{token}.ics").status_code == 404
+    assert _feed_token(reply_of(slash(client, "feed"))) == fresh
+
+
+def test_parallel_asks_make_one_feed(client: Client, demo: Demo, engine: Engine) -> None:
+    before = table_counts(engine)["feed"]
+    bodies = [form_body("feed") for _ in range(6)]
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        replies = list(
+            pool.map(lambda b: client.post("/slack/commands", content=b, headers=signed(b)), bodies)
+        )
+    assert len({_feed_token(reply_of(r)) for r in replies}) == 1
+    assert table_counts(engine)["feed"] == before + 1
 
 
 def test_feed_is_never_public(client: Client, demo: Demo, engine: Engine) -> None:
@@ -507,5 +543,18 @@ def test_team_of_another_workspace_sees_nothing_here(client: Client, demo: Demo)
     other, _ = new_workspace(client, "Other tenant")
     assert other.patch("/v1/workspace", json={"slack_team_id": "TOTHER"}).status_code == 200
     reply = reply_of(slash(client, f"balance {demo.ops['id']}", team_id="TOTHER"))
-    assert "No series matches" in reply["text"] and "Weekly" not in reply["text"]
+    assert '"slack_user_id": "UDANA"' in reply["text"] and "Weekly" not in reply["text"]
     assert TEAM not in reply["text"]
+    assert other.get("/v1/participants").json()["items"] == []
+    other_party = other.post(
+        "/v1/parties",
+        json={"name": "P", "role": "client", "timezone": "UTC", "working_hours": []},
+    )
+    assert other_party.status_code == 201, other_party.text
+    r = other.post(
+        "/v1/participants",
+        json={"name": "Dana", "party_id": other_party.json()["id"], "slack_user_id": "UDANA"},
+    )
+    assert r.status_code == 201, r.text
+    reply = reply_of(slash(client, f"balance {demo.ops['id']}", team_id="TOTHER"))
+    assert "No series matches" in reply["text"] and "Weekly" not in reply["text"]

@@ -80,12 +80,21 @@ def test_parse_payload_keeps_only_plausible_command_names(command: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"team_id=T1", b"user_id=U1", b"payload=%7B%7D", b"\xff\xfe", b"a=1&" * 200]
+    ("body", "what"),
+    [
+        (b"", "team_id and user_id are missing"),
+        (b"team_id=T1", "user_id is missing"),
+        (b"user_id=U1", "team_id is missing"),
+        (b"payload=%7B%7D", "team_id and user_id are missing"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"team_id=T1&user_id=U1&" + b"a=1&" * 200, "more than 100 form fields"),
+    ],
 )
-def test_parse_payload_rejects_other_bodies(body: bytes) -> None:
+def test_parse_payload_says_what_is_wrong(body: bytes, what: str) -> None:
     with pytest.raises(AppError) as caught:
         parse_payload(body)
     assert caught.value.status == 400
+    assert what in caught.value.detail
 
 
 def test_parse_count() -> None:

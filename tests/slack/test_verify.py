@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
+from app.main import create_app
+from app.slack.verify import CLOCK_MARGIN_SECONDS, FRESH_SECONDS, first_time
 from tests.api.conftest import error_of
-from tests.conftest import Client, counting_rows, table_counts
+from tests.conftest import Client, counting_rows, make_settings, table_counts
 from tests.slack.conftest import form_body, reply_of, signed
 
 # `feed` writes a row when it runs, so "no rows changed" shows the command never ran.
@@ -177,3 +181,88 @@ def test_signed_but_not_a_slash_command(
 
 def test_only_post(client: Client) -> None:
     error_of(client.get("/slack/commands"), 405)
+
+
+# --- each signed request is accepted once, on every worker --------------------------------
+
+
+def _replays(engine: Engine) -> list[tuple[int, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT timestamp, signature FROM slack_request")).all()
+    return [(int(ts), str(sig)) for ts, sig in rows]
+
+
+def test_a_replayed_request_is_refused(
+    client: Client, engine: Engine, linked: dict[str, Any]
+) -> None:
+    body = form_body(WRITING_TEXT)
+    headers = signed(body)
+    before = table_counts(engine)["feed"]
+    reply_of(client.post("/slack/commands", content=body, headers=headers))
+    again = client.post("/slack/commands", content=body, headers=headers)
+    assert "already received" in error_of(again, 401, "unauthorized")["detail"]
+    assert table_counts(engine)["feed"] == before + 1
+    assert _replays(engine) == [
+        (int(headers["X-Slack-Request-Timestamp"]), headers["X-Slack-Signature"])
+    ]
+    # Slack's next request, even of the same command in the same second, is a new one.
+    fresh = form_body(WRITING_TEXT)
+    reply_of(client.post("/slack/commands", content=fresh, headers=signed(fresh)))
+
+
+def test_a_replay_to_another_worker_is_refused(
+    client: Client,
+    engine: Engine,
+    database_url: str,
+    portal: BlockingPortal,
+    linked: dict[str, Any],
+) -> None:
+    other_worker = create_app(make_settings(database_url))
+    try:
+        body = form_body(WRITING_TEXT)
+        headers = signed(body)
+        reply_of(client.post("/slack/commands", content=body, headers=headers))
+        replay = Client(other_worker, portal).post("/slack/commands", content=body, headers=headers)
+        error_of(replay, 401, "unauthorized")
+    finally:
+        other_worker.state.engine.dispose()
+
+
+def test_parallel_replays_are_accepted_once(
+    client: Client, engine: Engine, linked: dict[str, Any]
+) -> None:
+    body = form_body(WRITING_TEXT)
+    headers = signed(body)
+    before = table_counts(engine)["feed"]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(
+            pool.map(
+                lambda _: client.post("/slack/commands", content=body, headers=headers), range(6)
+            )
+        )
+    assert sorted(r.status_code for r in answers) == [200, 401, 401, 401, 401, 401]
+    assert table_counts(engine)["feed"] == before + 1
+
+
+def test_stale_requests_are_forgotten(
+    client: Client, engine: Engine, linked: dict[str, Any]
+) -> None:
+    now = int(time.time())
+    stale = now - FRESH_SECONDS - CLOCK_MARGIN_SECONDS - 1
+    assert first_time(engine, stale, "v0=" + "1" * 64)
+    assert first_time(engine, now - FRESH_SECONDS, "v0=" + "2" * 64)
+    body = form_body("help")
+    reply_of(client.post("/slack/commands", content=body, headers=signed(body)))
+    kept = {ts for ts, _ in _replays(engine)}
+    assert stale not in kept and now - FRESH_SECONDS in kept and len(kept) >= 2
+
+
+def test_a_body_with_too_many_fields_says_so(
+    client: Client, engine: Engine, linked: dict[str, Any]
+) -> None:
+    extra = {f"field{i}": "x" for i in range(120)}
+    body = form_body("next", **extra)
+    with counting_rows(engine):
+        r = client.post("/slack/commands", content=body, headers=signed(body))
+    detail = error_of(r, 400, "bad_request")["detail"]
+    assert "more than 100 form fields" in detail and "missing" not in detail
