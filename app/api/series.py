@@ -23,7 +23,7 @@ from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import InvalidInput, zone
 from app.scheduling.planner import Plan
 from app.scheduling.recurrence import parse_recurrence, series_dates
-from app.scheduling.work import check_listing
+from app.scheduling.work import check_listing, check_plan_work
 
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
@@ -447,6 +447,7 @@ def _planned(
     """The plan, refused at once (422) when it is too big to compute or to list in full,
     computed in the worker's heavy-work pool when it is big (app.heavy)."""
     work = schedules.plan_work(ctx, past, now)
+    check_plan_work(work)
     if view == "full":
         shown = work.dates if limit is None else min(limit, work.dates)
         check_listing(shown, work.required + work.optional)
