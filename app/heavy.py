@@ -22,6 +22,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,6 +44,10 @@ PRELOAD = ["app.scheduling.planner", "app.scheduling.search"]
 
 def _lower_priority(niceness: int) -> None:
     os.nice(niceness)
+
+
+def _ready() -> bool:
+    return True
 
 
 def _busy() -> AppError:
@@ -76,12 +81,30 @@ class HeavyWork:
         self.peak_admitted = 0
         self._free: asyncio.Semaphore | None = None  # made in the worker's event loop
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def offload(self, estimated_seconds: float) -> bool:
         """Whether work of this estimated CPU time goes to the pool (else it runs inline)."""
         return self.processes > 0 and estimated_seconds > self.inline_seconds
 
+    def warm(self) -> None:
+        """Start the fork server and a first process in the background (the fork server
+        imports numpy and scipy once, which takes seconds): the first big plan does not
+        wait for it, and nothing of it runs in the event loop."""
+        if self.processes > 0:
+            threading.Thread(target=self._warm, name="heavy-work-warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            self._executor().submit(_ready).result(timeout=120)
+        except Exception:  # a failed warm-up only means a slower first plan
+            log.warning("the heavy-work pool did not start; it is tried again on first use")
+
     def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            return self._make_executor()
+
+    def _make_executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
@@ -115,8 +138,9 @@ class HeavyWork:
                 except TimeoutError:
                     raise _busy() from None
                 try:
-                    loop = asyncio.get_running_loop()
-                    return await loop.run_in_executor(self._executor(), fn, *args)
+                    # submit() may start a process (and the fork server): not in the loop.
+                    future = await asyncio.to_thread(self._executor().submit, fn, *args)
+                    return await asyncio.wrap_future(future)
                 except BrokenProcessPool:
                     log.warning("a heavy-work process died; the pool is made anew")
                     self.close()

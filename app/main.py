@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # worker for ~140 ms every few thousand requests (measured: p99 of 2 ms reads 95 ms).
         gc.collect()
         gc.freeze()
+        heavy_work.warm()
         yield
         heavy_work.close()
         if listener is not None:
