@@ -101,11 +101,16 @@ class BurdenMatrix:
         row = self.rows[p]
         sorted_cols = cols if self.sorted_column is None else self.sorted_column[cols]
         feasible = self.minutes[p, cols] >= 0
-        codes = np.where(feasible, -1, row.status[sorted_cols].astype(np.int64))
-        causes = np.where(codes == _UNAVAILABLE, row.away[sorted_cols], -1)
-        _, first = np.unique(codes * (1 << 40) + causes, return_index=True)
+        codes = row.status[sorted_cols].astype(np.int64)
+        keys = np.where(
+            feasible,
+            -1,
+            codes * (1 << 40) + np.where(codes == _UNAVAILABLE, row.away[sorted_cols], -1),
+        )
+        # Causes come in runs along the day: look at the first start of each run only.
+        firsts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1)).tolist()
         found: list[str] = []
-        for i in np.sort(first).tolist():
+        for i in firsts:
             why = None if feasible[i] else row.reason(int(sorted_cols[i]))
             text = why or "unavailable"
             if text not in found:

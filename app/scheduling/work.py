@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from app.scheduling.model import MINUTES_PER_DAY, InvalidInput
 
 # Measured on the 2-core reference machine (docs/bounds.md): with both limits reached a plan
-# takes about 1.5 s of CPU, so three at once on two workers all answer within 5 s.
+# takes about 0.8 s of CPU in a fresh process, so three at once on two workers (two of
+# them one after the other in one worker's pool) all answer within 5 s.
 NANOSECONDS_PER_CELL = 100
 MICROSECONDS_PER_PARTICIPANT_OCCURRENCE = 13
-MAX_BURDEN_CELLS = 8_000_000
-MAX_PARTICIPANT_OCCURRENCES = 52_000
+MAX_BURDEN_CELLS = 4_000_000
+MAX_PARTICIPANT_OCCURRENCES = 26_000
 # Participant times one answer lists in full (view=full); past this, ask for pages or the
 # compact view. 20,000 is about 2.5 MB of JSON.
 MAX_LISTED_PARTICIPANT_TIMES = 20_000
@@ -90,13 +91,13 @@ def check_plan_work(
     ...     return "fits"
     >>> print(refusal(PlanWork(dates=520, step_minutes=5, required=200)))
     This plan is too big to compute in one request: 520 dates x 288 starts a day x 200 \
-required participants = 29,952,000 burden cells, at most 8,000,000. Plan fewer dates at a \
+required participants = 29,952,000 burden cells, at most 4,000,000. Plan fewer dates at a \
+time (count or until: at most 69 dates with these participants and step), or fewer \
+required participants (at most 26).
+    >>> print(refusal(PlanWork(dates=150, step_minutes=5, required=100)))
+    This plan is too big to compute in one request: 150 dates x 288 starts a day x 100 \
+required participants = 4,320,000 burden cells, at most 4,000,000. Plan fewer dates at a \
 time (count or until: at most 138 dates with these participants and step), or fewer \
-required participants (at most 53).
-    >>> print(refusal(PlanWork(dates=300, step_minutes=5, required=100)))
-    This plan is too big to compute in one request: 300 dates x 288 starts a day x 100 \
-required participants = 8,640,000 burden cells, at most 8,000,000. Plan fewer dates at a \
-time (count or until: at most 277 dates with these participants and step), or fewer \
 required participants (at most 92), or a coarser step_minutes (10 fits).
     >>> refusal(PlanWork(dates=52, step_minutes=15, required=30))
     'fits'

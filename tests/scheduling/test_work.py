@@ -28,8 +28,8 @@ def test_the_estimate_is_dates_times_starts_times_people() -> None:
     ("work", "names"),
     [
         (PlanWork(520, 5, 200), ["count or until", "fewer required participants"]),
-        (PlanWork(400, 5, 80), ["step_minutes (10 fits)"]),
-        (PlanWork(520, 60, 120), ["participant-occurrences", "at most 433"]),
+        (PlanWork(200, 5, 80), ["step_minutes (10 fits)"]),
+        (PlanWork(520, 60, 60), ["participant-occurrences", "at most 433"]),
     ],
 )
 def test_over_a_limit_the_refusal_says_what_to_shrink(work: PlanWork, names: list[str]) -> None:
@@ -40,8 +40,9 @@ def test_over_a_limit_the_refusal_says_what_to_shrink(work: PlanWork, names: lis
 
 
 def test_at_the_limits_a_plan_is_accepted() -> None:
-    check_plan_work(PlanWork(520, 15, 53))  # 7.9 million cells, 27,560 occurrences
-    check_plan_work(PlanWork(260, 60, 200))  # 1.2 million cells, 52,000 occurrences
+    check_plan_work(PlanWork(520, 15, 40))  # 2.0 million cells, 20,800 occurrences
+    check_plan_work(PlanWork(130, 60, 200))  # 0.6 million cells, 26,000 occurrences
+    check_plan_work(PlanWork(520, 10, 50))  # 3.7 million cells, 26,000 occurrences
     check_listing(100, 200)
     with pytest.raises(InvalidInput):
         check_listing(101, 200)
