@@ -69,7 +69,7 @@ class HeavyWork:
         wait_seconds: float,
         inline_seconds: float,
         niceness: int = 10,
-        tasks_per_process: int = 1,
+        tasks_per_process: int = 4,
     ) -> None:
         self.processes = processes
         self.queue = queue

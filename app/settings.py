@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     heavy_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     heavy_inline_seconds: float = Field(default=0.05, ge=0)
     heavy_niceness: int = Field(default=10, ge=0, le=19)
-    heavy_tasks_per_process: int = Field(default=1, ge=1)
+    heavy_tasks_per_process: int = Field(default=4, ge=1)
     # All solver runs of one plan together; past it the plan is greedy and says so.
     plan_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
     # Memory per worker for repeated API reads (app.api.read_cache); 0 turns it off.

@@ -235,6 +235,23 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def service_cpu(session: int) -> float:
+    """CPU seconds of the service's session so far, with its reaped children (the heavy-work
+    processes, reaped by the fork server), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            total += sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
+
+
 def rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -403,8 +420,13 @@ def run(
     for t in [*threads, sampler]:
         t.start()
     answers: list[Answer] = []
+    cpu: dict[str, float] = {}
     try:
+        idle_from, idle_cpu = time.perf_counter(), service_cpu(supervisor)
         time.sleep(IDLE_SECONDS)
+        cpu["idle per second"] = (service_cpu(supervisor) - idle_cpu) / (
+            time.perf_counter() - idle_from
+        )
         light.phase = "heavy"
         began = time.perf_counter()
         for action in ("plan", "schedule"):
@@ -413,6 +435,15 @@ def run(
                     base, key, f"/v1/series/{at_limits}/{action}", {}, f"{action} at API limits"
                 )
             )
+        # One alone first: what a worst plan costs without company.
+        path = f"/v1/series/{worst[0]}/plan"
+        alone_from, alone_cpu = time.perf_counter(), service_cpu(supervisor)
+        answers.append(timed_post(base, key, path, {"view": "compact"}, "worst plan, alone"))
+        cpu["worst plan alone"] = (
+            service_cpu(supervisor)
+            - alone_cpu
+            - cpu["idle per second"] * (time.perf_counter() - alone_from)
+        )
         for round_ in range(args.rounds):
             params: dict[str, Any] = (
                 {"view": "compact"} if round_ % 2 == 0 else {"limit": 200, "offset": 0}
@@ -430,10 +461,16 @@ def run(
     time.sleep(3)
     for pid in workers:
         memory.after[pid] = rss_mb(pid)
-    return report(answers, light, memory, heavy_seconds)
+    return report(answers, light, memory, heavy_seconds, cpu)
 
 
-def report(answers: list[Answer], light: Light, memory: Memory, heavy_seconds: float) -> int:
+def report(
+    answers: list[Answer],
+    light: Light,
+    memory: Memory,
+    heavy_seconds: float,
+    cpu: dict[str, float],
+) -> int:
     ok = True
 
     def goal(text: str, holds: bool) -> None:
@@ -447,7 +484,12 @@ def report(answers: list[Answer], light: Light, memory: Memory, heavy_seconds: f
     worst = max(answers, key=lambda a: a.seconds)
     refused = [a for a in answers if "API limits" in a.what]
     print(f"worst request: {worst.what}, {worst.seconds:.2f} s")
-    print(f"heavy phase: {heavy_seconds:.1f} s; load average {load.loadavg()}\n")
+    print(f"heavy phase: {heavy_seconds:.1f} s; load average {load.loadavg()}")
+    print(
+        f"service CPU: {cpu['idle per second']:.2f} s per second for the other tenant's "
+        f"traffic; {cpu['worst plan alone']:.2f} s more for one worst plan (the machine-speed"
+        " figure: wall times above stretch with the machine's other load)\n"
+    )
     print("the other tenant (cached reads and feed polls):")
     rows: dict[str, tuple[float, float]] = {}
     for phase in ("idle", "heavy", "after"):
