@@ -85,7 +85,7 @@ def test_a_plan_too_long_to_list_is_offered_compact_or_in_pages(
     refused = api.post(plan)
     assert refused.status_code == 422
     assert "view=compact" in refused.json()["detail"]
-    assert "limit=500" in refused.json()["detail"]
+    assert "limit=250" in refused.json()["detail"]
 
     compact = api.post(plan, params={"view": "compact"})
     assert compact.status_code == 200, compact.text

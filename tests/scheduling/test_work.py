@@ -43,9 +43,9 @@ def test_at_the_limits_a_plan_is_accepted() -> None:
     check_plan_work(PlanWork(520, 15, 40))  # 2.0 million cells, 20,800 occurrences
     check_plan_work(PlanWork(130, 60, 200))  # 0.6 million cells, 26,000 occurrences
     check_plan_work(PlanWork(520, 10, 50))  # 3.7 million cells, 26,000 occurrences
-    check_listing(100, 200)
+    check_listing(50, 200)
     with pytest.raises(InvalidInput):
-        check_listing(101, 200)
+        check_listing(51, 200)
 
 
 def _spec(people: tuple[Person, ...], count: int = 8) -> SeriesSpec:
