@@ -36,11 +36,13 @@
    These tie-breaks are deterministic heuristics; only (M, total) are guaranteed optimal.
 
    Work budget: each solver run has a node limit (deterministic) and a 2-second time limit
-   as a safety net. Real series aggregate into a few classes and are proven optimal in a
-   few nodes and milliseconds; only inputs with hundreds of unrelated dates and many people
+   as a safety net, and all runs of one plan together at most ``time_budget_seconds``.
+   Real series aggregate into a few classes and are proven optimal in a few nodes and
+   milliseconds; only inputs with hundreds of unrelated dates and many people
    (min-max is NP-hard) can exhaust it. Then the plan is the best one found (or, if the time
    limit tripped, a deterministic greedy plan, so the result never depends on machine
-   speed mid-search) and ``Plan.optimal`` is False.
+   speed mid-search) and ``Plan.optimal`` is False, with ``Plan.optimal_reason`` saying
+   which budget ran out. What a plan costs before it is computed: :mod:`app.scheduling.work`.
 4. **fixed** picks one anchor-local time of day minimising (dates where it is infeasible,
    M, total, time of day), counting every occurrence as planned. A time is read on each date
    with ``fold=0`` (in a spring-forward gap it lands after the gap). Where it is infeasible
