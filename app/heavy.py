@@ -23,6 +23,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,8 +43,20 @@ T = TypeVar("T")
 PRELOAD = ["app.scheduling.planner", "app.scheduling.search"]
 
 
-def _lower_priority(niceness: int) -> None:
+def _start_child(niceness: int, owner: int) -> None:
+    """In each pool process: a lower CPU priority, and an exit when the worker that owns the
+    pool is gone (killed, it cannot tell its processes to stop; they would wait forever)."""
     os.nice(niceness)
+    threading.Thread(target=_exit_without, args=(owner,), daemon=True).start()
+
+
+def _exit_without(owner: int) -> None:
+    while True:
+        time.sleep(1)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
 
 
 def _ready() -> bool:
@@ -111,8 +124,8 @@ class HeavyWork:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=context,
-                initializer=_lower_priority,
-                initargs=(self.niceness,),
+                initializer=_start_child,
+                initargs=(self.niceness, os.getpid()),
                 max_tasks_per_child=self.tasks_per_process,
             )
         return self._pool
