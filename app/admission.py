@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,6 +37,34 @@ from app.errors import overloaded
 log = logging.getLogger("app.admission")
 
 UNQUEUED = frozenset({"/healthz", "/readyz", "/metrics"})
+# Where a request finds its turn (scope key), to step aside while it waits on other work.
+TURN = "app.admission.turn"
+
+
+class Turn:
+    """A request's place among the ``limit`` in the app. A request that waits for work done
+    elsewhere (a plan in the heavy-work pool, app.heavy) steps aside meanwhile, so the light
+    requests queued behind it go on; it takes a turn again, in order, to finish."""
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self._turns = turns
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self._turns.release()
+
+    @asynccontextmanager
+    async def stepped_aside(self) -> AsyncIterator[None]:
+        was_held = self.held
+        self.release()
+        try:
+            yield
+        finally:
+            if was_held:
+                await self._turns.acquire()
+                self.held = True
 
 
 class ArrivalOrder:
@@ -60,20 +90,14 @@ class ArrivalOrder:
             log.warning("request waited %.1f s for its turn; answered 503", self.wait_seconds)
             await overloaded()(scope, receive, send)
             return
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                turns.release()
+        turn = scope[TURN] = Turn(turns)
 
         async def send_then_release(message: Message) -> None:
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                release()  # the response is out: what runs after it does not hold the turn
+                turn.release()  # the response is out: what runs after it does not hold the turn
 
         try:
             await self.app(scope, receive, send_then_release)
         finally:
-            release()
+            turn.release()

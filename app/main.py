@@ -31,6 +31,7 @@ from app.feeds import routes as feed_routes
 from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCaches, FeedPolls
 from app.head import HeadWithoutBody
+from app.heavy import HeavyWork
 from app.observability import RequestMetrics, configure_logging
 from app.ratelimit import PublicLinks, TokenBuckets, auth_failures
 from app.secret_box import secret_box
@@ -60,6 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     elif engine.url.database and engine.url.database != ":memory:":
         listener = SqliteWatch(engine.url.database, directory)
 
+    heavy_work = HeavyWork(
+        settings.heavy_processes,
+        settings.heavy_queue,
+        settings.heavy_wait_seconds,
+        settings.heavy_inline_seconds,
+        settings.heavy_niceness,
+        settings.heavy_tasks_per_process,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if listener is not None:
@@ -69,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # worker for ~140 ms every few thousand requests (measured: p99 of 2 ms reads 95 ms).
         gc.collect()
         gc.freeze()
+        heavy_work.warm()
         yield
+        heavy_work.close()
         if listener is not None:
             listener.stop()
         engine.dispose()
@@ -95,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.head_revision = head_revision(settings.database_url)
     app.state.known_revisions = known_revisions(settings.database_url)
     app.state.clock = utcnow  # tests replace it to travel in time
+    app.state.heavy_work = heavy_work
     app.state.feed_cache = FeedCaches()
     app.state.feed_directory = directory
     app.state.read_cache = (

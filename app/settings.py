@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     # Requests a worker works on at once; the rest wait their turn in arrival order, at
     # most database_connect_timeout seconds (app.admission). 0: no limit, no order.
     requests_in_flight: int = Field(default=2, ge=0, le=1000)
+    # Big plans run in a pool of low-priority child processes per worker (app.heavy): this
+    # many at once, this many more waiting (at most heavy_wait_seconds, then 503); plans
+    # estimated under heavy_inline_seconds of CPU run in the request's thread. 0: no pool.
+    heavy_processes: int = Field(default=1, ge=0, le=16)
+    heavy_queue: int = Field(default=2, ge=0, le=100)
+    heavy_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    heavy_inline_seconds: float = Field(default=0.05, ge=0)
+    heavy_niceness: int = Field(default=10, ge=0, le=19)
+    heavy_tasks_per_process: int = Field(default=4, ge=1)
+    # All solver runs of one plan together; past it the plan is greedy and says so.
+    plan_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
     # Memory per worker for repeated API reads (app.api.read_cache); 0 turns it off.
     read_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     log_level: str = "INFO"

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
@@ -15,6 +15,7 @@ from app.api.fields import Instant, Whole
 from app.db.models import Workspace
 from app.db.people import load_people
 from app.errors import AUTHENTICATED, error_responses, invalid
+from app.heavy import HeavyWork
 from app.scheduling.model import Person
 from app.scheduling.search import (
     MAX_PARTICIPANTS,
@@ -22,6 +23,7 @@ from app.scheduling.search import (
     overlap,
     search_slots,
 )
+from app.scheduling.work import search_cpu_seconds
 
 router = APIRouter(prefix="/v1", tags=["scheduling"], responses=AUTHENTICATED)
 
@@ -156,7 +158,9 @@ class SearchOut(BaseModel):
 
 
 @router.post("/slots/search", response_model=SearchOut, responses=error_responses(400, 413, 422))
-def post_search(body: SlotSearch, workspace: WorkspaceDep, session: SessionDep) -> SearchOut:
+def post_search(
+    body: SlotSearch, workspace: WorkspaceDep, session: SessionDep, request: Request
+) -> SearchOut:
     """Feasible slots ranked by (max burden, total burden, start) over required people."""
     everyone = [*body.participant_ids, *body.optional_participant_ids]
     if len(set(everyone)) != len(everyone):
@@ -172,7 +176,7 @@ def post_search(body: SlotSearch, workspace: WorkspaceDep, session: SessionDep) 
     optional = _people(
         session, workspace, body.optional_participant_ids, "optional_participant_ids"
     )
-    slots = search_slots(
+    args = (
         required,
         optional,
         body.start,
@@ -181,6 +185,12 @@ def post_search(body: SlotSearch, workspace: WorkspaceDep, session: SessionDep) 
         body.step_minutes,
         body.limit,
     )
+    minutes = int((body.end - body.start).total_seconds() // 60)
+    heavy: HeavyWork = request.app.state.heavy_work
+    if heavy.offload(search_cpu_seconds(minutes, body.step_minutes, len(everyone))):
+        slots = heavy.call(request.scope, search_slots, *args)  # off the event loop's GIL
+    else:
+        slots = search_slots(*args)
     return SearchOut(
         slots=[
             SlotOut(

@@ -40,6 +40,7 @@ from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import InvalidInput, zone
 from app.scheduling.planner import Plan
 from app.scheduling.recurrence import parse_recurrence, series_dates
+from app.scheduling.work import check_listing, check_plan_work
 
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
@@ -382,13 +383,42 @@ class PlanOut(BaseModel):
         "complete and feasible)."
     )
     skipped_past: SkippedPastOut
+    optimal_reason: str | None = Field(
+        default=None, description="Why optimal is false, in a sentence; null when it is true."
+    )
+    occurrence_count: int = Field(
+        default=0, description="Planned occurrences in all (occurrences may be one page)."
+    )
+    next_offset: int | None = Field(
+        default=None, description="The offset of the next page of occurrences; null at the end."
+    )
+
+
+View = Literal["full", "compact"]
+ViewQuery = Annotated[
+    View,
+    Query(
+        description="compact: occurrences without their participants' local times (the "
+        "per-person totals in burden stay complete)."
+    ),
+]
+OffsetQuery = Annotated[int, Query(ge=0, le=10_000, description="First occurrence listed.")]
+PageQuery = Annotated[
+    int | None, Query(ge=1, le=1000, description="At most this many occurrences (all if unset).")
+]
 
 
 def plan_out(
-    ctx: schedules.SeriesContext, plan: Plan, stored: dict[str, Occurrence] | None = None
+    ctx: schedules.SeriesContext,
+    plan: Plan,
+    stored: dict[str, Occurrence] | None = None,
+    view: View = "full",
+    offset: int = 0,
+    limit: int | None = None,
 ) -> PlanOut:
     occurrences = []
-    for occ in plan.occurrences:
+    end = len(plan.occurrences) if limit is None else min(len(plan.occurrences), offset + limit)
+    for occ in plan.occurrences[offset:end]:
         row = (stored or {}).get(occ.date.isoformat())
         occurrences.append(
             PlannedOccurrenceOut(
@@ -400,7 +430,7 @@ def plan_out(
                 end=occ.end,
                 participants=[
                     ParticipantSlot.model_validate(p, from_attributes=True)
-                    for p in occ.participants
+                    for p in (occ.participants if view == "full" else ())
                     if p.burden_minutes >= 0  # infeasible optional people are conflicts
                 ],
                 conflicts=[
@@ -439,35 +469,78 @@ def plan_out(
             first_kept=plan.skipped_past.first_kept,
             detail=plan.skipped_past.sentence(),
         ),
+        optimal_reason=plan.optimal_reason,
+        occurrence_count=len(plan.occurrences),
+        next_offset=end if end < len(plan.occurrences) else None,
+    )
+
+
+def _planned(
+    request: Request,
+    ctx: schedules.SeriesContext,
+    past: schedules.History,
+    now: datetime,
+    view: View,
+    limit: int | None,
+) -> Plan:
+    """The plan, refused at once (422) when it is too big to compute or to list in full,
+    computed in the worker's heavy-work pool when it is big (app.heavy)."""
+    work = schedules.plan_work(ctx, past, now)
+    check_plan_work(work)
+    if view == "full":
+        shown = work.dates if limit is None else min(limit, work.dates)
+        check_listing(shown, work.required + work.optional)
+    settings = request.app.state.settings
+    return schedules.make_plan(
+        ctx,
+        past,
+        now,
+        heavy=request.app.state.heavy_work,
+        scope=request.scope,
+        time_budget_seconds=settings.plan_time_budget_seconds,
     )
 
 
 @router.post("/{series_id}/plan", response_model=PlanOut, responses=error_responses(404, 422))
 def plan(
-    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+    series_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
+    view: ViewQuery = "full",
+    offset: OffsetQuery = 0,
+    limit: PageQuery = None,
 ) -> PlanOut:
     """Preview the plan; nothing is stored."""
     series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     now = now_of(request)
-    result = schedules.make_plan(ctx, schedules.history(session, series.id, now), now)
-    return plan_out(ctx, result)
+    past = schedules.history(session, series.id, now)
+    result = _planned(request, ctx, past, now, view, limit)
+    return plan_out(ctx, result, view=view, offset=offset, limit=limit)
 
 
 @router.post(
     "/{series_id}/schedule", response_model=PlanOut, responses=error_responses(404, 409, 422)
 )
 def schedule(
-    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+    series_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
+    view: ViewQuery = "full",
+    offset: OffsetQuery = 0,
+    limit: PageQuery = None,
 ) -> PlanOut:
-    """Store the plan: past occurrences stay, future ones are replaced (ids kept if unmoved)."""
+    """Store the plan: past occurrences stay, future ones are replaced (ids kept if unmoved).
+    Every occurrence is stored; ``view``, ``offset`` and ``limit`` only shape the answer."""
     series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     now = now_of(request)
     past = schedules.history(session, series.id, now)
-    result = schedules.make_plan(ctx, past, now)
+    result = _planned(request, ctx, past, now, view, limit)
     stored = schedules.store_plan(session, workspace, series, result, past)
-    return plan_out(ctx, result, stored)
+    return plan_out(ctx, result, stored, view=view, offset=offset, limit=limit)
 
 
 # --- occurrences and the ledger ---------------------------------------------------------

@@ -12,19 +12,24 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
+from starlette.types import Scope
 
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AppError
+from app.heavy import HeavyWork
 from app.lru import Lru
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
 from app.scheduling.model import Person
-from app.scheduling.planner import Plan, SeriesSpec, plan_series
+from app.scheduling.planner import PLAN_TIME_BUDGET_SECONDS, Plan, SeriesSpec, plan_series
+from app.scheduling.recurrence import series_dates
 from app.scheduling.search import ParticipantTime
+from app.scheduling.work import PlanWork, check_plan_work
 
 
 @dataclass
@@ -122,11 +127,28 @@ class PlanMemo(Lru[Hashable, Plan]):
     history is a different key. Display names are not an input: plans are kept with
     participant ids where notices and reasons name people (:func:`named` puts the names in),
     so renaming someone plans nothing again. Plans handed out are shared: callers must not
-    mutate them.
+    mutate them. Bounded by estimated bytes too (:func:`plan_bytes`): a plan of 520 dates
+    for 200 people is ~40 MB of objects, and 128 of those would be 5 GB; a plan weighing
+    more than an eighth of the budget is not kept at all.
     """
 
-    def __init__(self, size: int = 128) -> None:
-        super().__init__(size)
+    def __init__(self, size: int = 128, max_bytes: int = 32 * 1024 * 1024) -> None:
+        super().__init__(size, max_bytes=max_bytes, weigh=plan_bytes)
+
+
+# Measured with sys.getsizeof over a planned series' objects (docs/bounds.md): one listed
+# participant time (its dataclass, two aware datetimes, strings) and one occurrence's own.
+BYTES_PER_PARTICIPANT_TIME = 400
+BYTES_PER_OCCURRENCE = 600
+
+
+def plan_bytes(plan: Plan) -> int:
+    """An estimate of the memory a plan holds (for :class:`PlanMemo`'s bound)."""
+    size = 1000 + sum(len(u.reason) + 200 for u in plan.unschedulable)
+    for occ in plan.occurrences:
+        size += BYTES_PER_OCCURRENCE + BYTES_PER_PARTICIPANT_TIME * len(occ.participants)
+        size += sum(len(n) + 50 for n in occ.notices)
+    return size
 
 
 PLANS = PlanMemo()
@@ -143,15 +165,41 @@ def plan_start(now: datetime, step_minutes: int) -> datetime:
     return utc_datetime(minute + -minute % step_minutes)
 
 
-def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
+def plan_work(ctx: SeriesContext, past: History, now: datetime) -> PlanWork:
+    """The measured size of the plan :func:`make_plan` would compute (dates still ahead)."""
+    spec = ctx.spec()
+    kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
+    every = series_dates(
+        spec.recurrence, spec.start_date, spec.anchor_timezone, spec.count, spec.until
+    )
+    # A date wholly before now has no candidate start and costs nothing.
+    first = (now - timedelta(days=2)).date()
+    dates = sum(1 for d in every if d >= first and d not in kept)
+    return PlanWork(dates, spec.step_minutes, len(spec.required), len(spec.optional))
+
+
+def make_plan(
+    ctx: SeriesContext,
+    past: History,
+    now: datetime,
+    *,
+    heavy: HeavyWork | None = None,
+    scope: Scope | None = None,
+    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
+) -> Plan:
     """Plan the series' future, counting what already happened as prior burden.
 
-    The result may come from :data:`PLANS` and is shared: read it, never mutate it.
+    Refused (422, naming what to shrink) when its measured size is over the limits of
+    :mod:`app.scheduling.work`. A big plan is computed in ``heavy``'s pool (the request's
+    ``scope`` steps aside meanwhile), a small one in the calling thread. The result may come
+    from :data:`PLANS` and is shared: read it, never mutate it.
     """
     if not any(m.required for m in ctx.members):
         raise AppError(
             "validation_error", "The series has no required participant; mark one required.", 422
         )
+    work = plan_work(ctx, past, now)
+    check_plan_work(work)
     spec = ctx.spec()
     kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
     prior = past.prior()
@@ -163,16 +211,23 @@ def make_plan(ctx: SeriesContext, past: History, now: datetime) -> Plan:
         frozenset(kept),
         not_before,
         tuple(sorted(previous_local.items())),
+        time_budget_seconds,
     )
     plan = PLANS.get(key)
     if plan is None:
-        plan = plan_series(
+        job = partial(
+            plan_series,
             spec,
             prior=prior,
             exclude_dates=kept,
             not_before=not_before,
             previous_local=previous_local,
+            time_budget_seconds=time_budget_seconds,
         )
+        if heavy is not None and heavy.offload(work.cpu_seconds):
+            plan = heavy.call(scope, job)
+        else:
+            plan = job()
         PLANS.put(key, plan)
     return named(plan, {str(pid): row.name for pid, (row, _) in ctx.rows.items()})
 

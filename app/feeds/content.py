@@ -221,8 +221,16 @@ class SeriesEvents(Lru[tuple[uuid.UUID, str], tuple[FeedEvent, ...]]):
     """Each series' events by its data key, shared by every feed that shows the series, so
     a change rebuilds each series once per process rather than once per feed."""
 
-    def __init__(self, size: int = 256) -> None:
-        super().__init__(size)
+    def __init__(self, size: int = 256, max_bytes: int = 16 * 1024 * 1024) -> None:
+        super().__init__(size, max_bytes=max_bytes, weigh=events_bytes)
+
+
+def events_bytes(events: tuple[FeedEvent, ...]) -> int:
+    """An estimate of the memory the events hold (their texts and ~500 bytes of fields)."""
+    return sum(
+        500 + len(e.summary) + len(e.description) + len(e.location or "") + len(e.url or "")
+        for e in events
+    )
 
 
 def _aware(value: datetime | str) -> datetime:

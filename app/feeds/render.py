@@ -253,7 +253,7 @@ def _event_blocks(events: Sequence[tuple[datetime, datetime, FeedEvent]]) -> lis
 # rendered again, and most of their events did not change (a renamed person is in some of a
 # workspace's meetings, not all): those blocks are not escaped and folded a second time,
 # nor once per feed that shows them. About 1 kB each.
-_BLOCKS: Lru[FeedEvent, bytes] = Lru(10_000)
+_BLOCKS: Lru[FeedEvent, bytes] = Lru(10_000, max_bytes=8 * 1024 * 1024, weigh=len)
 
 
 def _fold(line: str) -> bytes:

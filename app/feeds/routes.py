@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from threading import Lock
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import Counter
@@ -30,6 +28,7 @@ from app.feeds.content import (
 )
 from app.feeds.directory import Entry, FeedDirectory
 from app.feeds.render import render_feed
+from app.lru import Lru
 from app.ratelimit import PublicLinks
 
 router = APIRouter(tags=["feeds"])
@@ -111,32 +110,19 @@ class Prepared(Response):
         self.background = None
 
 
-class FeedCache:
-    """Rendered feeds by (feed, data version, day): a poll of unchanged data renders nothing."""
+class FeedCache(Lru[tuple[str, str, str], RenderedFeed]):
+    """Rendered feeds by (feed, data version, day): a poll of unchanged data renders nothing.
+    Bounded by bytes too: one feed of a big series is megabytes."""
 
-    def __init__(self, size: int = 512) -> None:
-        self._entries: OrderedDict[tuple[str, str, str], RenderedFeed] = OrderedDict()
-        self._size = size
-        self._lock = Lock()
-
-    def get(self, key: tuple[str, str, str]) -> RenderedFeed | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries.move_to_end(key)
-            return hit
-
-    def put(self, key: tuple[str, str, str], value: RenderedFeed) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+    def __init__(self, size: int = 512, max_bytes: int = 8 * 1024 * 1024) -> None:
+        super().__init__(size, max_bytes=max_bytes, weigh=_feed_bytes)
 
     def drop_feed(self, feed_id: str) -> None:
-        with self._lock:
-            for key in [k for k in self._entries if k[0] == feed_id]:
-                del self._entries[key]
+        self.drop(lambda key: key[0] != feed_id)
+
+
+def _feed_bytes(feed: RenderedFeed) -> int:
+    return len(feed.body) + 1024  # the headers and the entry itself
 
 
 def _not_found() -> AppError:

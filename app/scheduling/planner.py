@@ -37,11 +37,13 @@
    These tie-breaks are deterministic heuristics; only (M, total) are guaranteed optimal.
 
    Work budget: each solver run has a node limit (deterministic) and a 2-second time limit
-   as a safety net. Real series aggregate into a few classes and are proven optimal in a
-   few nodes and milliseconds; only inputs with hundreds of unrelated dates and many people
+   as a safety net, and all runs of one plan together at most ``time_budget_seconds``.
+   Real series aggregate into a few classes and are proven optimal in a few nodes and
+   milliseconds; only inputs with hundreds of unrelated dates and many people
    (min-max is NP-hard) can exhaust it. Then the plan is the best one found (or, if the time
    limit tripped, a deterministic greedy plan, so the result never depends on machine
-   speed mid-search) and ``Plan.optimal`` is False.
+   speed mid-search) and ``Plan.optimal`` is False, with ``Plan.optimal_reason`` saying
+   which budget ran out. What a plan costs before it is computed: :mod:`app.scheduling.work`.
 4. **fixed** picks one anchor-local time of day minimising (dates where it is infeasible,
    M, total, time of day), counting every occurrence as planned. A time is read on each date
    with ``fold=0`` (in a spring-forward gap it lands after the gap). Where it is infeasible
@@ -56,6 +58,7 @@
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
@@ -107,6 +110,8 @@ SWAP_PASSES = 3
 # proven optimal in a handful of nodes.
 NODE_BUDGET = 1000
 TIME_BUDGET_SECONDS = 2.0
+# All solver runs of one plan together (stages 1-3 and their cuts) get at most this long.
+PLAN_TIME_BUDGET_SECONDS = 2.0
 PRESOLVE_MAX_NONZEROS = 20_000
 TIE_BREAK_NODES = 200
 
@@ -205,6 +210,8 @@ class Plan:
     # False only when the solver's work budget ran out before (M, total) was proven optimal
     # (pathological inputs; real series are proven in milliseconds). Always True for fixed.
     optimal: bool = True
+    # Why ``optimal`` is False, in a sentence (None when it is True).
+    optimal_reason: str | None = None
     skipped_past: SkippedPast = SkippedPast()
 
 
@@ -294,8 +301,13 @@ def _solve(
     row_hi: npt.NDArray[np.float64],
     upper: npt.NDArray[np.float64],
     node_limit: int = NODE_BUDGET,
+    deadline: float = math.inf,
 ) -> _Run:
-    """One HiGHS run over non-negative integer variables: single thread, fixed seed."""
+    """One HiGHS run over non-negative integer variables: single thread, fixed seed; at most
+    :data:`TIME_BUDGET_SECONDS`, and never past ``deadline`` (``time.monotonic()``)."""
+    seconds = min(TIME_BUDGET_SECONDS, deadline - time.monotonic())
+    if seconds <= 0:
+        return _Run(None, None, "time")
     options = {
         "mip_rel_gap": 0.0,
         # HiGHS's presolve ignores the time limit and takes seconds on dense models of
@@ -303,7 +315,7 @@ def _solve(
         "presolve": rows.nnz <= PRESOLVE_MAX_NONZEROS,
         "disp": False,
         "node_limit": node_limit,
-        "time_limit": TIME_BUDGET_SECONDS,
+        "time_limit": seconds,
         "threads": 1,  # passed to HiGHS verbatim (scipy warns that it does not know it)
         "random_seed": 0,
     }
@@ -346,6 +358,7 @@ def _minimise(
     row_hi: npt.NDArray[np.float64],
     upper: npt.NDArray[np.float64],
     start: npt.NDArray[np.int64],
+    deadline: float = math.inf,
 ) -> tuple[npt.NDArray[np.int64], Literal["nodes", "time"] | None]:
     """Integer ``z`` minimising ``objective @ z`` (integer coefficients), and which work limit
     (if any) stopped the proof; ``start`` is a known feasible point.
@@ -359,7 +372,7 @@ def _minimise(
     c = objective.astype(np.float64)
     all_rows, lo, hi = rows, row_lo, row_hi
     while True:
-        run = _solve(c, all_rows, lo, hi, upper)
+        run = _solve(c, all_rows, lo, hi, upper, deadline=deadline)
         if run.z is not None and int(objective @ run.z) < int(objective @ best):
             best = run.z
         if run.limit is not None:
@@ -430,10 +443,14 @@ def _greedy_counts(
 
 
 def _exact_rotation(
-    table: Costs, classes: list[tuple[int, ...]], sizes: list[int], prior: Costs
-) -> tuple[dict[tuple[int, int], int], bool]:
+    table: Costs,
+    classes: list[tuple[int, ...]],
+    sizes: list[int],
+    prior: Costs,
+    deadline: float = math.inf,
+) -> tuple[dict[tuple[int, int], int], Literal["nodes", "time"] | None]:
     """How many dates of each class take each option, with (M, total) exactly optimal, and
-    whether that optimum is proven (False only when the work budget ran out).
+    which work limit, if any, stopped the proof (None: the optimum is proven).
 
     Variables ``y[a, v]`` (class a, option v), integer in ``[0, n_a]``, ``Σ_v y[a, v] = n_a``.
     Stage 1 minimises M subject to ``prior_p + Σ cost_p(v)·y <= M``; stage 2 minimises the
@@ -478,9 +495,10 @@ def _exact_rotation(
         np.concatenate([class_size, -b_prior.astype(np.float64)]),
         np.concatenate([upper_y, [np.inf]]),
         start,
+        deadline,
     )
     if limit == "time":
-        return counts(fallback), False
+        return counts(fallback), "time"
     y = z[:n]
     best_max = int((prior + costs @ y).max())
 
@@ -494,10 +512,10 @@ def _exact_rotation(
     )
     lo = np.concatenate([class_size, no_lower])
     hi = np.concatenate([class_size, (best_max - b_prior).astype(np.float64)])
-    y, limit2 = _minimise(totals, rows, lo, hi, upper_y, y)
+    y, limit2 = _minimise(totals, rows, lo, hi, upper_y, y, deadline)
     if limit2 == "time":
-        return counts(fallback), False
-    proven = limit is None and limit2 is None
+        return counts(fallback), "time"
+    stopped = limit or limit2
     best_total = int(totals @ y)
 
     # Stage 3 (tie-break): least per-occurrence imbalance among (M*, total*) plans. Any
@@ -511,10 +529,11 @@ def _exact_rotation(
             np.concatenate([hi, [float(best_total)]]),
             upper_y,
             node_limit=TIE_BREAK_NODES,
+            deadline=deadline,
         )
         if tie.limit != "time" and tie.z is not None and imbalance @ tie.z < imbalance @ y:
             y = tie.z
-    return counts(y), proven
+    return counts(y), stopped
 
 
 def _spread_key(state: Costs) -> tuple[int, int]:
@@ -628,16 +647,35 @@ def _pick_times(days: Sequence[DayCandidates], choices: list[list[int]]) -> list
 @dataclass(frozen=True)
 class Rotation:
     """One start per date (a position into each date's candidates); ``optimal`` is False
-    only if the solver's work budget ran out before (M, total) was proven optimal."""
+    only if the solver's work budget ran out before (M, total) was proven optimal, and then
+    ``reason`` says which budget."""
 
     picks: list[int]
     optimal: bool
+    reason: str | None = None
 
 
-def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -> Rotation:
+def _cut_short(limit: Literal["nodes", "time"], seconds: float) -> str:
+    if limit == "nodes":
+        return (
+            f"The solver's work budget ({NODE_BUDGET} branch-and-bound nodes) ran out before "
+            "the fairest plan was proven; this is the fairest plan it found."
+        )
+    return (
+        f"The solver's time budget ({seconds:g} s for the whole plan) ran out, so this is a "
+        "quick deterministic plan, not proven fairest; fewer dates or participants plan "
+        "exactly."
+    )
+
+
+def plan_rotation(
+    days: Sequence[DayCandidates],
+    prior: Sequence[int] | Costs,
+    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
+) -> Rotation:
     """Choose one start per date minimising, exactly and in this order,
     ``M = max_p (prior_p + Σ burden_p)`` and the total burden, then the tie-breaks of the
-    module docstring.
+    module docstring. All solver runs together take at most ``time_budget_seconds``.
 
     Two people 12 h apart, two dates each offering (180, 120) at 06:00 and (120, 180) at
     19:00: one hard turn each, the earlier time first.
@@ -645,7 +683,7 @@ def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -
     >>> day = DayCandidates(np.array([[180, 120], [120, 180]]), np.array([360, 1140]),
     ...                     np.array([360, 1140]))
     >>> plan_rotation([day, day], [0, 0])
-    Rotation(picks=[0, 1], optimal=True)
+    Rotation(picks=[0, 1], optimal=True, reason=None)
     """
     if not days:
         return Rotation([], True)
@@ -661,8 +699,9 @@ def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -
         day_class.append(class_index.setdefault(found.ids, len(class_index)))
     classes = list(class_index)
     sizes = Counter(day_class)
-    counts, optimal = _exact_rotation(
-        table, classes, [sizes[a] for a in range(len(classes))], prior_vec
+    deadline = time.monotonic() + time_budget_seconds
+    counts, limit = _exact_rotation(
+        table, classes, [sizes[a] for a in range(len(classes))], prior_vec, deadline
     )
 
     first_position = [{v: pos[0] for v, pos in found.positions.items()} for found in day_options]
@@ -672,7 +711,9 @@ def plan_rotation(days: Sequence[DayCandidates], prior: Sequence[int] | Costs) -
     picks = _pick_times(
         days, [found.positions[v] for found, v in zip(day_options, chosen, strict=True)]
     )
-    return Rotation(picks, optimal)
+    if limit is None:
+        return Rotation(picks, True)
+    return Rotation(picks, False, _cut_short(limit, time_budget_seconds))
 
 
 # ---------------------------------------------------------------------------------------
@@ -772,11 +813,7 @@ def _unschedulable_reason(
             person = required[p]
             key = profile_key(person)
             if key not in by_profile:  # same profile, same reasons: ask once
-                reasons: list[str] = []
-                for n in cols:
-                    why = cal.required.reason(p, n) or "unavailable"
-                    if why not in reasons:
-                        reasons.append(why)
+                reasons = cal.required.reasons(p, cols)
                 off = set(away(person).values())
                 verb = "unavailable" if all(r in off for r in reasons) else "unable to meet"
                 by_profile[key] = (verb, tuple(reasons))
@@ -1054,6 +1091,7 @@ def plan_series(
     not_before: datetime | None = None,
     previous_local: Mapping[str, str] | None = None,
     names: Mapping[str, str] | None = None,
+    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
 ) -> Plan:
     """Plan every date of a series (module docstring: the rules, policies and tie-breaks).
 
@@ -1062,6 +1100,8 @@ def plan_series(
     starts before it are dropped (a date with none left is omitted). ``previous_local``:
     participant id → "HH:MM" local start of the last kept occurrence, for the first
     occurrence's notices. ``names``: participant id → display name for reasons and notices.
+    ``time_budget_seconds``: all solver runs together (rotate); when it runs out the plan is
+    a deterministic greedy one with ``optimal`` False and ``optimal_reason`` saying so.
 
     New York and Manila, both 09:00–17:00 on weekdays, weekly on Tuesday in October 2026
     (12 h apart, no start inside both days): rotate shares the burden evenly.
@@ -1107,15 +1147,16 @@ def plan_series(
 
     fixed: _FixedChoice | None = None
     columns: list[int] = []
-    optimal = True
+    optimal, optimal_reason = True, None
     if schedulable and spec.policy == "rotate":
         feasible_cols = [cal.feasible_columns(k) for k in schedulable]
         days = [
             DayCandidates(cal.required.minutes[:, cols], cal.starts[cols], cal.local_minutes[cols])
             for cols in feasible_cols
         ]
-        rotation = plan_rotation(days, prior_required)
-        optimal = rotation.optimal
+        rotation = plan_rotation(days, prior_required, time_budget_seconds)
+        optimal, optimal_reason = rotation.optimal, rotation.reason
+        del days  # per-date copies of the burden matrix: free them before the occurrences
         columns = [
             int(cols[pick]) for cols, pick in zip(feasible_cols, rotation.picks, strict=True)
         ]
@@ -1147,5 +1188,6 @@ def plan_series(
         int((prior_required + planned).max()),
         int(np.sum(planned)),
         optimal,
+        optimal_reason,
         SkippedPast(passed, first_kept),
     )
