@@ -23,6 +23,8 @@ from app.scheduling.model import InvalidInput
 log = logging.getLogger("app.errors")
 
 RETRY_AFTER_SECONDS = 5
+# Where a request value sits, as pydantic's locations say; "series" is the stored series.
+_LOC_ROOTS = frozenset({"body", "query", "path", "header", "series"})
 
 
 class AppError(Exception):
@@ -316,7 +318,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
-        fields: list[Mapping[str, Any]] = [{"loc": ["body", *exc.loc], "msg": exc.msg}]
+        # Core errors name a body field unless they say where they are (query, path, …).
+        loc = list(exc.loc) if exc.loc[:1] and exc.loc[0] in _LOC_ROOTS else ["body", *exc.loc]
+        fields: list[Mapping[str, Any]] = [{"loc": loc, "msg": exc.msg}]
         return _envelope("validation_error", f"{_where(exc.loc)}: {exc.msg}", 422, fields)
 
     @app.exception_handler(RequestValidationError)

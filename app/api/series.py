@@ -486,10 +486,16 @@ def _planned(
     """The plan, refused at once (422) when it is too big to compute or to list in full,
     computed in the worker's heavy-work pool when it is big (app.heavy)."""
     work = schedules.plan_work(ctx, past, now)
-    check_plan_work(work)
+    try:
+        check_plan_work(work)
+    except InvalidInput as exc:  # the stored series is too big, not this request
+        raise InvalidInput(("series", *exc.loc), exc.msg) from None
     if view == "full":
         shown = work.dates if limit is None else min(limit, work.dates)
-        check_listing(shown, work.required + work.optional)
+        try:
+            check_listing(shown, work.required + work.optional)
+        except InvalidInput as exc:
+            raise InvalidInput(("query", *exc.loc), exc.msg) from None
     settings = request.app.state.settings
     return schedules.make_plan(
         ctx,
