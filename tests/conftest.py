@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.from_thread
@@ -19,6 +19,7 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel
 
 import app.db.models
+import app.main as app_main
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
@@ -101,6 +102,34 @@ def clock_at(application: FastAPI, now: datetime) -> Iterator[datetime]:
         yield now
     finally:
         application.state.clock = real
+
+
+# Where the app's clock stands in every test (pinned_clock below): before every date the tests
+# write, so none of them has passed, whatever the real date (`make test-any-date` checks).
+PINNED_NOW = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def pinned_now() -> datetime:
+    """The instant the app's clock stands at during a test. A folder whose story happens
+    at another moment overrides this fixture (tests/share, tests/slack, tests/hostile)."""
+    return PINNED_NOW
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, pinned_now: datetime
+) -> Iterator[datetime]:
+    """No test reads the wall clock through the app: the shared app's clock stands at
+    ``pinned_now``, and so does the clock of every app the test creates (create_app's
+    default). ``clock_at`` or a new ``app.state.clock`` inside the test still moves it."""
+    shared = request.getfixturevalue("app") if "app" in request.fixturenames else None
+    monkeypatch.setattr(app_main, "utcnow", lambda: pinned_now)
+    if shared is None:
+        yield pinned_now
+        return
+    with clock_at(shared, pinned_now):
+        yield pinned_now
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party, statements
+from tests.conftest import PUBLIC_BASE, Client, clock_at, make_participant, make_party, statements
 from tests.feeds.clients import read_with_all_clients
 
 DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
@@ -73,10 +73,8 @@ def _path(feed: dict[str, Any]) -> str:
 @pytest.fixture
 def in_march(app: FastAPI) -> Any:
     """The service's clock at 2026-03-01, so all of 2026 is still ahead."""
-    real = app.state.clock
-    app.state.clock = lambda: datetime(2026, 3, 1, tzinfo=UTC)
-    yield app
-    app.state.clock = real
+    with clock_at(app, datetime(2026, 3, 1, tzinfo=UTC)):
+        yield app
 
 
 @pytest.mark.clients

@@ -4,15 +4,13 @@ bodies can name real things, and spares stand ready for the deletes."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from tests.conftest import Client, clock_at, make_participant, make_party
+from tests.conftest import Client, make_participant, make_party
 
 TEAM = "THOSTILE01"
 SLACK_USER = "UHOSTILE01"
@@ -142,14 +140,14 @@ def build_world(api: Client) -> World:
 
 
 @pytest.fixture
-def frozen(app: FastAPI) -> Iterator[datetime]:
-    """The app's clock stands at NOW (Slack's signature window keeps the real clock)."""
-    with clock_at(app, NOW) as now:
-        yield now
+def pinned_now() -> datetime:
+    """The app's clock stands at NOW in every test here (tests/conftest.py pins it); Slack's
+    signature window keeps the real clock."""
+    return NOW
 
 
 @pytest.fixture
-def world(api: Client, frozen: datetime) -> World:
+def world(api: Client) -> World:
     return build_world(api)
 
 

@@ -896,7 +896,7 @@ def test_ambiguous_time_in_search_bounds_keeps_its_offset(
     ids=["into-the-gap", "first-of-the-fold", "second-of-the-fold"],
 )
 def test_occurrence_moves_to_dst_edge_instants(
-    api: Client, frozen: Any, move_to: str, utc: str, local: str
+    api: Client, move_to: str, utc: str, local: str
 ) -> None:
     ny, mnl = always_working(api)
     members = [{"participant_id": p["id"], "required": True} for p in (ny, mnl)]
@@ -958,7 +958,7 @@ def test_sql_injection_in_names_is_stored_literally(api: Client, engine: Engine)
     assert table_counts(engine) == {**before, "party": before["party"] + 1}
 
 
-def test_ics_injection_in_description_stays_text(api: Client, frozen: Any) -> None:
+def test_ics_injection_in_description_stays_text(api: Client) -> None:
     """A description may hold newlines; in the feed they are escaped TEXT, never new lines."""
     ny, mnl = always_working(api)
     members = [{"participant_id": p["id"], "required": True} for p in (ny, mnl)]

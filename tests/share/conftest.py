@@ -1,18 +1,16 @@
 """A demo-like series (New York client, Manila vendor on night shift, London partner) with a
-share link, and the app's clock frozen before it starts."""
+share link, and the app's clock pinned before it starts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from app.demo import PARTIES
-from tests.conftest import Client, clock_at, make_participant, make_party
+from tests.conftest import Client, make_participant, make_party
 
 NOW = datetime(2026, 10, 14, 12, 0, tzinfo=UTC)
 # Tuesdays from 20 October 2026: New York leaves daylight saving time on 1 November, Manila
@@ -23,10 +21,9 @@ PRIYA_OFF = ("2026-10-27", "2026-10-29")
 
 
 @pytest.fixture
-def frozen(app: FastAPI) -> Iterator[datetime]:
-    """The app's clock stands at NOW."""
-    with clock_at(app, NOW) as now:
-        yield now
+def pinned_now() -> datetime:
+    """The app's clock stands at NOW in every test here (tests/conftest.py pins it)."""
+    return NOW
 
 
 @dataclass
@@ -91,5 +88,5 @@ def make_demo_series(api: Client, *, schedule: bool = True, **overrides: Any) ->
 
 
 @pytest.fixture
-def demo(api: Client, frozen: datetime) -> DemoSeries:
+def demo(api: Client) -> DemoSeries:
     return make_demo_series(api)

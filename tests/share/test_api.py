@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -80,9 +79,7 @@ def test_unknown_and_revoked_links_look_the_same(demo: DemoSeries, client: Clien
     assert "Weekly operations review" not in body
 
 
-def test_another_workspace_never_sees_the_series(
-    demo: DemoSeries, other_api: Client, frozen: datetime
-) -> None:
+def test_another_workspace_never_sees_the_series(demo: DemoSeries, other_api: Client) -> None:
     sid, share_id = demo.series["id"], demo.share["id"]
     error_of(other_api.post(f"/v1/series/{sid}/share"), 404, "not_found")
     error_of(other_api.get(f"/v1/series/{sid}/shares"), 404, "not_found")

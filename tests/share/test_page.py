@@ -138,9 +138,7 @@ def test_any_day_picks_its_week_and_links_move_by_weeks(demo: DemoSeries) -> Non
     assert '<a href="?week=2026-11-02" rel="next">' in page
 
 
-def test_unscheduled_series_shows_a_preview_and_stores_nothing(
-    api: Client, frozen: datetime, engine: Engine
-) -> None:
+def test_unscheduled_series_shows_a_preview_and_stores_nothing(api: Client, engine: Engine) -> None:
     demo = make_demo_series(api, schedule=False)
     with counting_rows(engine):
         r = api.get(demo.path)
@@ -163,7 +161,7 @@ def test_cancelled_meeting_is_marked(demo: DemoSeries) -> None:
     assert '<rect class="slot cancelled"' in page
 
 
-def test_the_title_is_escaped(api: Client, frozen: datetime) -> None:
+def test_the_title_is_escaped(api: Client) -> None:
     demo = make_demo_series(api, title="Ops <script>alert(1)</script> review")
     page = api.get(demo.path).text
     assert "<script>alert(1)" not in page

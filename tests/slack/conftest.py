@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from slack_sdk.signature import SignatureVerifier
 
 from app.slack import delivery
-from tests.conftest import SLACK_SECRET, Client, clock_at, make_participant, make_party
+from tests.conftest import SLACK_SECRET, Client, make_participant, make_party
 
 TEAM = "TDEMO0001"
 # Monday 2026-11-23 12:00Z: the series below start the next day.
@@ -107,10 +107,10 @@ def mrkdwn(payload: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def frozen(app: FastAPI) -> Iterator[datetime]:
-    """The app's clock stands at NOW (Slack's signature window keeps the real clock)."""
-    with clock_at(app, NOW) as now:
-        yield now
+def pinned_now() -> datetime:
+    """The app's clock stands at NOW in every test here (tests/conftest.py pins it); Slack's
+    signature window keeps the real clock."""
+    return NOW
 
 
 @dataclass
@@ -214,7 +214,7 @@ def build_demo(api: Client) -> Demo:
 
 
 @pytest.fixture
-def demo(api: Client, frozen: datetime) -> Demo:
+def demo(api: Client) -> Demo:
     return build_demo(api)
 
 
