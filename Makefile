@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck test-tools bench bench-tools clean migrate venv
+.PHONY: run test check lint typecheck test-tools bench bench-tools clean migrate venv mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,22 @@ bench-tools:
 bench: $(STAMP) bench-tools
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+# Mutation testing of app/scheduling/ (README, "Mutation testing"); not part of `make test`.
+# `make mutation MUTANTS='app.scheduling.clock*'` runs one module; MUTATION_CHILDREN sets the
+# parallel children (the machine is shared: keep it small). Config: [tool.mutmut].
+MUTMUT_VERSION    ?= 3.8.1
+MUTATION_CHILDREN ?= 2
+MUTANTS           ?=
+$(VENV)/.mutmut-$(MUTMUT_VERSION): $(STAMP)
+	$(PY) -m pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
+	touch $@
+
+mutation: $(VENV)/.mutmut-$(MUTMUT_VERSION)
+	rm -rf mutants
+	@start=$$(date +%s); \
+	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS) \
+		> mutation.log 2>&1 || { tail -n 40 mutation.log; exit 1; }; \
+	$(PY) scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
+
 clean:
-	rm -rf $(VENV) scheduler.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) scheduler.db .pytest_cache .mypy_cache .ruff_cache mutants mutation.log

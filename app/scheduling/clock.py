@@ -90,13 +90,15 @@ def _offset_minutes(tz: str, minute: int) -> int:
     return int(delta.total_seconds()) // 60
 
 
-@lru_cache(maxsize=16384)
-def _year_start(year: int) -> int:
+def _first_minute_of_year(year: int) -> int:
     return utc_minute(datetime(year, 1, 1, tzinfo=UTC))
 
 
-@lru_cache(maxsize=8192)
-def _year_transitions(tz: str, year: int) -> tuple[int, tuple[tuple[int, int], ...]]:
+# Caches wrap plain functions (not decorators) so that mutation testing reaches their bodies.
+_year_start = lru_cache(maxsize=16384)(_first_minute_of_year)
+
+
+def _find_year_transitions(tz: str, year: int) -> tuple[int, tuple[tuple[int, int], ...]]:
     """(offset at the year's first UTC minute, ((transition minute, offset after), …)).
 
     Found by probing ``zoneinfo`` every 6 h and bisecting to the minute; cached per
@@ -122,6 +124,9 @@ def _year_transitions(tz: str, year: int) -> tuple[int, tuple[tuple[int, int], .
                 found.append((b, _offset_minutes(tz, b)))
         prev_minute, prev_offset = probe, offset
     return first, tuple(found)
+
+
+_year_transitions = lru_cache(maxsize=8192)(_find_year_transitions)
 
 
 @dataclass(frozen=True)
@@ -159,8 +164,7 @@ def _utc_year(minute: int) -> int:
     return utc_datetime(clamped).year
 
 
-@lru_cache(maxsize=1024)
-def _zone_span_years(tz: str, first_year: int, last_year: int) -> ZoneSpan:
+def _build_zone_span(tz: str, first_year: int, last_year: int) -> ZoneSpan:
     offsets: list[int] = []
     transitions: list[int] = []
     for year in range(first_year, last_year + 1):
@@ -181,6 +185,9 @@ def _zone_span_years(tz: str, first_year: int, last_year: int) -> ZoneSpan:
     for array in (t, o, thresholds):
         array.flags.writeable = False
     return ZoneSpan(t, o, thresholds)
+
+
+_zone_span_years = lru_cache(maxsize=1024)(_build_zone_span)
 
 
 def zone_span(tz: str, lo: int, hi: int) -> ZoneSpan:
