@@ -46,7 +46,8 @@ bench: $(STAMP) bench-tools
 
 # Mutation testing of app/scheduling/ (README, "Mutation testing"); not part of `make test`.
 # `make mutation MUTANTS='app.scheduling.clock*'` runs one module; MUTATION_CHILDREN sets the
-# parallel children (the machine is shared: keep it small). Config: [tool.mutmut].
+# parallel children (the machine is shared: keep it small). Config: [tool.mutmut]. Bytecode
+# caching stays on: the mutated modules are megabytes and would be recompiled per mutant.
 MUTMUT_VERSION    ?= 3.8.1
 MUTATION_CHILDREN ?= 2
 MUTANTS           ?=
@@ -57,6 +58,7 @@ $(VENV)/.mutmut-$(MUTMUT_VERSION): $(STAMP)
 mutation: $(VENV)/.mutmut-$(MUTMUT_VERSION)
 	rm -rf mutants
 	@start=$$(date +%s); \
+	PYTHONDONTWRITEBYTECODE= PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
 	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS) \
 		> mutation.log 2>&1 || { tail -n 40 mutation.log; exit 1; }; \
 	$(PY) scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
