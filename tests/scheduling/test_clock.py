@@ -226,3 +226,24 @@ def test_local_clock_memoizes_and_pads() -> None:
     assert clock.hhmm("Asia/Kathmandu", at) == "08:50"
     assert clock.hhmm("UTC", at) == "03:05" == clock.hhmm("UTC", at)
     assert clock("UTC", at).utcoffset() == timedelta(0)
+
+
+def test_spans_are_shared_read_only_arrays() -> None:
+    # zone_span is cached: a caller writing into its arrays would corrupt every later caller.
+    span = zone_span("Europe/Berlin", minute(z(2026, 3, 1)), minute(z(2026, 9, 1)))
+    assert zone_span("Europe/Berlin", minute(z(2026, 6, 1)), minute(z(2026, 7, 1))) is span
+    for array in (span.transitions, span.offsets, span.wall_thresholds):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0
+    assert span.wall_thresholds.tolist() == [
+        int(t) + max(a, b)
+        for t, a, b in zip(span.transitions, span.offsets[:-1], span.offsets[1:], strict=True)
+    ]
+
+
+def test_far_past_and_far_future_clamp_to_the_supported_years() -> None:
+    past = zone_span("America/New_York", NEVER_BEFORE, NEVER_BEFORE)
+    assert past.transitions.tolist() == [] and past.offsets.tolist() == [-300]  # 1901: EST
+    future = zone_span("America/New_York", NEVER_AFTER, NEVER_AFTER)
+    assert len(future.transitions) == 2  # 9998 still follows today's rule
+    assert utc_datetime(int(future.transitions[0])) == z(9998, 3, 8, 7)
