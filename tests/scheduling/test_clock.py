@@ -224,6 +224,7 @@ def test_local_clock_memoizes_and_pads() -> None:
     assert local == z(2026, 6, 1, 3, 5) and local.tzinfo == ZoneInfo("Asia/Kathmandu")
     assert clock("Asia/Kathmandu", at) is local
     assert clock.hhmm("Asia/Kathmandu", at) == "08:50"
+    assert clock.hhmm("Asia/Kathmandu", at) is clock.hhmm("Asia/Kathmandu", at)  # memoized
     assert clock.hhmm("UTC", at) == "03:05" == clock.hhmm("UTC", at)
     assert clock("UTC", at).utcoffset() == timedelta(0)
 
