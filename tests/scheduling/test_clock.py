@@ -248,3 +248,15 @@ def test_far_past_and_far_future_clamp_to_the_supported_years() -> None:
     future = zone_span("America/New_York", NEVER_AFTER, NEVER_AFTER)
     assert len(future.transitions) == 2  # 9998 still follows today's rule
     assert utc_datetime(int(future.transitions[0])) == z(9998, 3, 8, 7)
+
+
+@pytest.mark.parametrize("tz", ["America/St_Johns", "Europe/Dublin", "Asia/Kathmandu"])
+def test_mean_time_offsets_with_seconds_give_the_wall_minute_containing_the_instant(
+    tz: str,
+) -> None:
+    # In 1901 St John's kept -3:30:52 and Dublin -0:25:21: the wall minute is the floor of
+    # the local time (zoneinfo's local datetime with its seconds dropped), also below zero.
+    t = minute(z(1901, 6, 1, 12))
+    span = zone_span(tz, t, t + 60)
+    utc = np.arange(t, t + 3, dtype=np.int64)
+    assert span.to_wall(utc).tolist() == [zoneinfo_wall(tz, int(u)) for u in utc]
