@@ -115,7 +115,7 @@ def _find_year_transitions(tz: str, year: int) -> tuple[int, tuple[tuple[int, in
         if offset != prev_offset:
             a, b = prev_minute, probe  # offset(a) == prev_offset != offset(b)
             while b - a > 1:
-                mid = (a + b) // 2
+                mid = (a + b) // 2  # pragma: no mutate: with / b ends in [t, t+1), stored as t
                 if _offset_minutes(tz, mid) == prev_offset:
                     a = mid
                 else:
