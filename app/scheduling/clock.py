@@ -180,7 +180,7 @@ def _build_zone_span(tz: str, first_year: int, last_year: int) -> ZoneSpan:
             transitions.append(minute)
             offsets.append(offset)
     t = np.array(transitions, dtype=np.int64)
-    o = np.array(offsets, dtype=np.int64)
+    o = np.array(offsets, dtype=np.int64)  # pragma: no mutate: never empty, ints are int64
     thresholds = t + np.maximum(o[:-1], o[1:])
     # Monotone by construction for real zones; enforce it so searchsorted stays valid.
     thresholds = np.maximum.accumulate(thresholds) if len(thresholds) else thresholds

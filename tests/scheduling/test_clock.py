@@ -260,3 +260,12 @@ def test_mean_time_offsets_with_seconds_give_the_wall_minute_containing_the_inst
     span = zone_span(tz, t, t + 60)
     utc = np.arange(t, t + 3, dtype=np.int64)
     assert span.to_wall(utc).tolist() == [zoneinfo_wall(tz, int(u)) for u in utc]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Manila", "America/New_York"])
+def test_span_arrays_are_int64_minutes_even_without_changes(tz: str) -> None:
+    span = zone_span(tz, minute(z(2026, 1, 1)), minute(z(2026, 12, 31)))
+    assert [a.dtype for a in (span.transitions, span.offsets, span.wall_thresholds)] == [
+        np.int64
+    ] * 3
+    assert [a.dtype for a in span.pieces()] == [np.int64] * 3
