@@ -183,9 +183,9 @@ def _build_zone_span(tz: str, first_year: int, last_year: int) -> ZoneSpan:
     o = np.array(offsets, dtype=np.int64)  # pragma: no mutate: never empty, ints are int64
     thresholds = t + np.maximum(o[:-1], o[1:])
     # Monotone by construction for real zones; enforce it so searchsorted stays valid.
-    thresholds = np.maximum.accumulate(thresholds) if len(thresholds) else thresholds
+    thresholds = np.maximum.accumulate(thresholds)  # pragma: no mutate: a no-op on real zones
     for array in (t, o, thresholds):
-        array.flags.writeable = False
+        array.flags.writeable = False  # pragma: no mutate: None clears the flag too
     return ZoneSpan(t, o, thresholds)
 
 
