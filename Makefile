@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-any-date check lint typecheck test-tools bench bench-tools clean migrate venv
+.PHONY: run test test-any-date check lint typecheck test-tools bench bench-tools clean migrate venv mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,5 +53,24 @@ bench-tools:
 bench: $(STAMP) bench-tools
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
+# Mutation testing of app/scheduling/ (README, "Mutation testing"); not part of `make test`.
+# `make mutation MUTANTS='app.scheduling.clock*'` runs one module; MUTATION_CHILDREN sets the
+# parallel children (the machine is shared: keep it small). Config: [tool.mutmut]. Bytecode
+# caching stays on: the mutated modules are megabytes and would be recompiled per mutant.
+MUTMUT_VERSION    ?= 3.8.1
+MUTATION_CHILDREN ?= 2
+MUTANTS           ?=
+$(VENV)/.mutmut-$(MUTMUT_VERSION): $(STAMP)
+	$(PY) -m pip install --quiet 'mutmut==$(MUTMUT_VERSION)'
+	touch $@
+
+mutation: $(VENV)/.mutmut-$(MUTMUT_VERSION)
+	rm -rf mutants
+	@start=$$(date +%s); \
+	PYTHONDONTWRITEBYTECODE= PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
+	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS) \
+		> mutation.log 2>&1 || { tail -n 40 mutation.log; exit 1; }; \
+	$(PY) scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
+
 clean:
-	rm -rf $(VENV) scheduler.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) scheduler.db .pytest_cache .mypy_cache .ruff_cache mutants mutation.log

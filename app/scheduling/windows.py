@@ -43,8 +43,7 @@ _EMPTY: Minutes = np.zeros(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
 
 
-@lru_cache(maxsize=4096)
-def _public_holidays(
+def _load_public_holidays(
     country: str, subdivision: str | None, year: int
 ) -> tuple[tuple[date, str], ...]:
     """The public holidays of one calendar year, cached per (country, subdivision, year)."""
@@ -62,6 +61,10 @@ def _public_holidays(
             "and, optionally, one of its subdivisions.",
         ) from exc
     return tuple(sorted(calendar.items()))
+
+
+# The cache wraps a plain function (not a decorator) so that mutation testing reaches its body.
+_public_holidays = lru_cache(maxsize=4096)(_load_public_holidays)
 
 
 def unavailable_dates(person: Person, first: date, last: date) -> dict[date, str]:

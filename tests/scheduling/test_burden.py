@@ -192,3 +192,176 @@ def test_people_differing_only_in_time_off_elsewhere_agree() -> None:
     matrix = burden_matrix([base, away_now, away_later], starts, 60)
     assert matrix.minutes.tolist() == [[0, 0, 0], [-1, -1, -1], [0, 0, 0]]
     assert matrix.reason(1, 2) == "time off" and matrix.reason(2, 2) is None
+
+
+def split_shift(gap: int) -> Person:
+    """UTC 09:00–12:00 and a second window ``gap`` minutes after noon, to 20:00."""
+    second = 12 * 60 + gap
+    hours = parse_working_hours(
+        [
+            {"days": WEEKDAYS, "start": "09:00", "end": "12:00"},
+            {"days": WEEKDAYS, "start": f"{second // 60:02d}:{second % 60:02d}", "end": "20:00"},
+        ]
+    )
+    return Person("w", "UTC", hours)
+
+
+@pytest.mark.parametrize("gap", [1, 2, 59, 60, 61, 119, 120, 121, 239, 240, 241, 360, 361])
+def test_split_shift_costs_equal_the_minute_walk_at_every_edge_and_midpoint(gap: int) -> None:
+    # Every minute of a gap costs 1 + d // 60 with d the distance to the nearer window: a tent
+    # that peaks at the midpoint. Meetings start and end one minute before, at and one minute
+    # after each window edge and each candidate midpoint, for gaps of 120·k minutes and their
+    # neighbours (where an off-by-one in the midpoint shows).
+    person = split_shift(gap)
+    noon = reference.to_minute(at(12))
+    marks = [noon - 180, noon, noon + gap // 2, noon + (gap + 1) // 2, noon + gap]
+    points = sorted({m + e for m in marks for e in (-1, 0, 1)})
+    starts = np.array(points, dtype=np.int64)
+    for duration in sorted({1, 2, 59, 60, 61, gap, gap + 1, gap + 2, (gap + 1) // 2}):
+        matrix = burden_matrix([person], starts, duration)
+        for n, s in enumerate(points):
+            expected, _ = reference.burden(person, s, duration)
+            assert matrix.minutes[0, n] == (-1 if expected is None else expected), (s, duration)
+
+
+def test_gaps_of_two_hours_cost_one_per_minute() -> None:
+    # Windows Mon 08–10, 12–14 and 16–18: each minute of a 120-minute gap is within 59 of a
+    # window (d = 0 … 59 … 0), so 11:00–17:00 costs 60 + 120 = 180.
+    hours = parse_working_hours(
+        [
+            {"days": ["mon"], "start": s, "end": e}
+            for s, e in [("08:00", "10:00"), ("12:00", "14:00"), ("16:00", "18:00")]
+        ]
+    )
+    monday = datetime(2026, 6, 1, tzinfo=UTC)
+    p = Person("w", "UTC", hours)
+    assert burden_minutes(p, monday + timedelta(hours=11), 360).minutes == 180
+    # Windows 09–12 and 14–17: 13:01–14:01 is 59 minutes at d = 58 … 0, then one inside.
+    p = split_shift(120)
+    assert burden_minutes(p, at(13, 1), 60).minutes == 59
+    assert burden_minutes(p, at(12, 59), 2).minutes == 2  # the peak: d = 59 on both sides
+    # A 121-minute gap has one minute at d = 60 (cost 2) in the middle: 12:00–14:01 = 122.
+    assert burden_minutes(split_shift(121), at(12), 121).minutes == 122
+
+
+def test_edges_of_a_single_window_minute_by_minute() -> None:
+    p = worker()  # 09:00–17:00, stretch 180
+    cases = {
+        (8, 59, 1): 1,
+        (8, 59, 2): 1,
+        (9, 0, 1): 0,
+        (9, 1, 1): 0,
+        (16, 59, 1): 0,
+        (16, 59, 2): 1,
+        (17, 0, 1): 1,
+        (17, 1, 1): 1,
+        (17, 59, 2): 1 + 2,
+        (7, 59, 2): 2 + 1,
+        (6, 0, 1): 3,
+        (6, 1, 1): 3,
+        (19, 59, 1): 3,
+    }
+    for (hour, minute, duration), expected in cases.items():
+        assert burden_minutes(p, at(hour, minute), duration).minutes == expected, (hour, minute)
+    for hour, minute, duration in [(5, 59, 1), (5, 59, 2), (20, 0, 1), (19, 59, 2), (19, 0, 61)]:
+        got = burden_minutes(p, at(hour, minute), duration)
+        assert got == Burden(None, "3 h or more outside working hours (max stretch)", False)
+
+
+@pytest.mark.parametrize(
+    ("stretch", "text"),
+    [
+        (0, "0 min"),
+        (1, "1 min"),
+        (59, "59 min"),
+        (60, "1 h"),
+        (90, "1 h 30 min"),
+        (600, "10 h"),
+        (1081, "18 h 1 min"),
+    ],
+)
+def test_stretch_reason_names_the_limit(stretch: int, text: str) -> None:
+    got = burden_minutes(worker(max_stretch_minutes=stretch), at(12, day=6), 1)  # Saturday
+    assert got.reason == f"{text} or more outside working hours (max stretch)"
+
+
+def test_a_very_long_stretch_agrees_with_the_minute_walk() -> None:
+    # Stretches past the lookup table (2^14 minutes) fall back to arithmetic.
+    p = worker(max_stretch_minutes=20_000)
+    saturday = reference.to_minute(datetime(2026, 6, 6, 12, tzinfo=UTC))
+    starts = np.array([saturday, saturday + 1440], dtype=np.int64)
+    matrix = burden_matrix([p], starts, 30)
+    assert matrix.minutes[0].tolist() == [reference.burden(p, int(s), 30)[0] for s in starts]
+
+
+@pytest.mark.parametrize("duration", [30.5, 30.0, True, "30", None, 0, -1])
+def test_duration_must_be_a_positive_whole_number(duration: object) -> None:
+    with pytest.raises(InvalidInput) as err:
+        burden_matrix([worker()], np.array([0]), duration)  # type: ignore[arg-type]
+    assert err.value.loc == ("duration_minutes",)
+    whole = isinstance(duration, int) and not isinstance(duration, bool)
+    assert err.value.msg == (
+        "duration_minutes must be at least 1."
+        if whole
+        else "duration_minutes must be a whole number."
+    )
+
+
+def test_numpy_integers_are_whole_numbers() -> None:
+    start = np.array([reference.to_minute(at(8))], dtype=np.int32)
+    assert burden_matrix([worker()], start, np.int64(60)).minutes.tolist() == [[60]]
+    assert burden_matrix([worker()], np.zeros(0), 60).minutes.shape == (1, 0)
+
+
+@pytest.mark.parametrize("starts", [np.array([[0]]), np.array([0.0]), np.array(["x"])])
+def test_starts_must_be_a_flat_array_of_whole_minutes(starts: np.ndarray) -> None:
+    with pytest.raises(InvalidInput) as err:
+        burden_matrix([worker()], starts, 30)
+    assert (err.value.loc, err.value.msg) == (
+        ("starts",),
+        "starts must be a 1-D array of whole UTC minutes.",
+    )
+
+
+def test_negative_stretch_is_refused() -> None:
+    with pytest.raises(InvalidInput) as err:
+        burden_matrix([worker(), worker(max_stretch_minutes=-1)], np.array([0]), 30)
+    assert (err.value.loc, err.value.msg) == (
+        ("max_stretch_minutes",),
+        "max_stretch_minutes cannot be negative.",
+    )
+
+
+def test_reasons_follow_their_columns_when_starts_are_unsorted() -> None:
+    p = worker(
+        "Europe/Berlin", holiday_country="DE", time_off=((date(2026, 6, 4), date(2026, 6, 4)),)
+    )
+    # Wed 03 06:00Z (08:00 Berlin), Thu 04 (time off), Wed 03 00:00Z (02:00: too far),
+    # Fri 05 07:00Z (09:00 Berlin, fine); unsorted on purpose.
+    starts = [at(6), at(9, day=4), at(0), at(7, day=5)]
+    matrix = burden_matrix([p], np.array([reference.to_minute(s) for s in starts]), 60)
+    assert matrix.minutes[0].tolist() == [60, -1, -1, 0]
+    assert [matrix.reason(0, n) for n in range(4)] == [
+        None,
+        "time off",
+        "3 h or more outside working hours (max stretch)",
+        None,
+    ]
+    assert matrix.inside_hours.tolist() == [[False, False, False, True]]
+    assert matrix.starts.tolist() == [reference.to_minute(s) for s in starts]
+    assert matrix.duration_minutes == 60
+
+
+def test_unavailable_wins_over_too_far() -> None:
+    # 02:00 Berlin on the day of time off: both too far and away; the away reason is shown.
+    p = worker("Europe/Berlin", time_off=((date(2026, 6, 3), date(2026, 6, 3)),))
+    assert burden_minutes(p, at(0), 60) == Burden(None, "time off", False)
+    # A meeting ending exactly when the time-off date begins is not affected by it.
+    night = Person(
+        "n",
+        "UTC",
+        parse_working_hours([{"days": ["tue"], "start": "20:00", "end": "24:00"}]),
+        time_off=((date(2026, 6, 3), date(2026, 6, 3)),),
+    )
+    assert burden_minutes(night, at(23, day=2), 60) == Burden(0, None, True)
+    assert burden_minutes(night, at(23, 1, day=2), 60).reason == "time off"

@@ -1,97 +1,137 @@
-"""The core's input rules: which time zone names a person may give."""
+"""The core's vocabulary: HH:MM times, weekly windows and their validation errors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from app.scheduling.model import REFUSED_TIMEZONES, InvalidInput, validate_timezone, zone
-
-JULY = datetime(2027, 7, 15, 16, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize("name", ["localtime", "Factory", "LOCALTIME", "factory"])
-def test_names_that_are_not_a_place_are_refused(name: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        validate_timezone(name, ("party", "timezone"))
-    assert caught.value.loc == ("party", "timezone")
-    assert "not a place's time zone" in caught.value.msg
-    assert "Asia/Manila" in caught.value.msg
+from app.scheduling.model import (
+    InvalidInput,
+    WeeklyWindow,
+    format_hhmm,
+    parse_hhmm,
+    parse_working_hours,
+)
 
 
 @pytest.mark.parametrize(
-    ("name", "offset", "suggested", "fixed"),
+    ("text", "minute"),
+    [("00:00", 0), ("09:30", 570), ("19:59", 1199), ("23:59", 1439), ("24:00", 1440)],
+)
+def test_hhmm_round_trips(text: str, minute: int) -> None:
+    assert parse_hhmm(text, ("start",)) == minute
+    assert format_hhmm(minute) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "msg"),
     [
-        ("EST", "−5", "America/New_York", "Etc/GMT+5"),
-        ("est", "−5", "America/New_York", "Etc/GMT+5"),
-        ("MST", "−7", "America/Denver", "Etc/GMT+7"),
-        ("HST", "−10", "Pacific/Honolulu", "Etc/GMT+10"),
+        ("9:30", "'9:30' is not a time of day; use HH:MM from 00:00 to 24:00."),
+        ("25:00", "'25:00' is not a time of day; use HH:MM from 00:00 to 24:00."),
+        ("12:60", "'12:60' is not a time of day; use HH:MM from 00:00 to 24:00."),
+        (930, "930 is not a time of day; use HH:MM from 00:00 to 24:00."),
+        ("24:01", "'24:01' is past 24:00; use HH:MM from 00:00 to 24:00."),
     ],
 )
-def test_fixed_offset_abbreviations_name_the_zone_to_use(
-    name: str, offset: str, suggested: str, fixed: str
-) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        validate_timezone(name)
-    msg = caught.value.msg
-    assert f"UTC{offset} all year" in msg
-    assert f"'{suggested}'" in msg and f"'{fixed}'" in msg
-    # What the message offers is accepted, and both mean what it says.
-    assert validate_timezone(suggested) == suggested
-    assert validate_timezone(fixed) == fixed
-    hours = int(offset.replace("−", "-"))
-    assert zone(fixed).utcoffset(JULY) == zone(fixed).utcoffset(JULY.replace(month=1))
-    assert zone(fixed).utcoffset(JULY.replace(month=1)).total_seconds() == hours * 3600
+def test_bad_times_of_day(value: object, msg: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_hhmm(value, ("working_hours", 0, "end"))
+    assert (err.value.loc, err.value.msg, str(err.value)) == (("working_hours", 0, "end"), msg, msg)
 
 
-def test_est_is_an_hour_off_new_york_in_july() -> None:
-    # Why EST is refused: zoneinfo reads it as UTC−5 all year (the 2024b links make it
-    # America/Panama), so a New Yorker so configured is an hour off in summer.
-    est, new_york = zone("EST"), zone("America/New_York")
-    assert JULY.astimezone(est).hour == 11
-    assert JULY.astimezone(new_york).hour == 12
+def test_windows_lengths_and_json() -> None:
+    day, night, late = parse_working_hours(
+        [
+            {"days": ["tue", "MON"], "start": "09:00", "end": "17:30"},
+            {"days": ["sun"], "start": "21:00", "end": "06:00"},
+            {"days": ["fri"], "start": "18:00", "end": "24:00"},
+        ]
+    )
+    assert day == WeeklyWindow(frozenset({0, 1}), 540, 1050)
+    assert (day.overnight, day.length_minutes) == (False, 510)
+    assert (night.overnight, night.length_minutes) == (True, 540)
+    assert (late.overnight, late.length_minutes) == (False, 360)
+    assert day.to_json() == {"days": ["mon", "tue"], "start": "09:00", "end": "17:30"}
+    assert late.to_json() == {"days": ["fri"], "start": "18:00", "end": "24:00"}
+    midnight = parse_working_hours([{"days": ["sat"], "start": "20:00", "end": "00:00"}])[0]
+    assert (midnight.overnight, midnight.length_minutes) == (True, 240)
+    assert parse_working_hours([]) == ()
 
 
 @pytest.mark.parametrize(
-    ("name", "suggested"),
+    ("raw", "loc", "msg"),
     [
-        ("EST5EDT", "America/New_York"),
-        ("CST6CDT", "America/Chicago"),
-        ("MST7MDT", "America/Denver"),
-        ("PST8PDT", "America/Los_Angeles"),
-        ("CET", "Europe/Paris"),
-        ("MET", "Europe/Berlin"),
-        ("EET", "Europe/Athens"),
-        ("WET", "Europe/Lisbon"),
-        ("GMT", "Europe/London"),
-        ("Etc/GMT", "Europe/London"),
-        ("GMT+0", "UTC"),
-        ("Etc/GMT-0", "UTC"),
-        ("Greenwich", "UTC"),
-        ("UCT", "UTC"),
-        ("Etc/Universal", "UTC"),
-        ("Zulu", "UTC"),
+        ({}, ("working_hours",), "Working hours must be a list of {days, start, end} windows."),
+        (
+            [{"days": ["mon"], "start": "09:00", "end": "10:00"}] * 101,
+            ("working_hours",),
+            "At most 100 working-hour windows are allowed.",
+        ),
+        (
+            ["09-17"],
+            ("working_hours", 0),
+            "Each window must be an object with days, start and end.",
+        ),
+        (
+            [{"days": ["mon"], "start": "09:00", "end": "10:00", "tz": "UTC"}],
+            ("working_hours", 0),
+            "Unknown key(s) ['tz']; use days, start and end.",
+        ),
+        (
+            [{"days": [], "start": "09:00", "end": "10:00"}],
+            ("working_hours", 0, "days"),
+            'List at least one weekday, e.g. ["mon", "tue"].',
+        ),
+        (
+            [{"days": "mon", "start": "09:00", "end": "10:00"}],
+            ("working_hours", 0, "days"),
+            'List at least one weekday, e.g. ["mon", "tue"].',
+        ),
+        (
+            [{"days": ["mon", "funday"], "start": "09:00", "end": "10:00"}],
+            ("working_hours", 0, "days", 1),
+            "'funday' is not a weekday; use one of mon, tue, wed, thu, fri, sat, sun.",
+        ),
+        (
+            [{"days": ["mon", 3], "start": "09:00", "end": "10:00"}],
+            ("working_hours", 0, "days", 1),
+            "3 is not a weekday; use one of mon, tue, wed, thu, fri, sat, sun.",
+        ),
+        (
+            [{"days": ["mon"], "start": "24:00", "end": "10:00"}],
+            ("working_hours", 0, "start"),
+            "A window cannot start at 24:00; use 00:00.",
+        ),
+        (
+            [{"days": ["mon"], "start": "09:00", "end": "09:00"}],
+            ("working_hours", 0, "end"),
+            "start and end are equal; a whole day is 00:00 to 24:00.",
+        ),
+        (
+            [{"days": ["mon"], "start": "00:00", "end": "00:00"}],
+            ("working_hours", 0, "end"),
+            "start and end are equal; a whole day is 00:00 to 24:00.",
+        ),
+        (
+            [
+                {"days": ["mon"], "start": "09:00", "end": "10:00"},
+                {"days": ["mon"], "start": "09:00"},
+            ],
+            ("working_hours", 1, "end"),
+            "None is not a time of day; use HH:MM from 00:00 to 24:00.",
+        ),
     ],
 )
-def test_legacy_names_are_refused_with_the_canonical_zone(name: str, suggested: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        validate_timezone(name)
-    assert f"'{suggested}'" in caught.value.msg
-    assert validate_timezone(suggested) == suggested
+def test_bad_working_hours_name_the_field(raw: object, loc: tuple[object, ...], msg: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_working_hours(raw)
+    assert (err.value.loc, err.value.msg) == (loc, msg)
 
 
-@pytest.mark.parametrize(
-    "name", ["UTC", "Etc/UTC", "Etc/GMT+5", "Etc/GMT-14", "Etc/GMT+12", "America/New_York"]
-)
-def test_utc_and_explicit_fixed_offsets_stay(name: str) -> None:
-    assert validate_timezone(name) == name
-
-
-def test_close_matches_never_suggest_a_refused_name() -> None:
-    for typo in ("ESTT", "EST5EDTT", "Zuluu", "GMT+00", "Etc/GMT+0x"):
-        with pytest.raises(InvalidInput) as caught:
-            validate_timezone(typo)
-        assert not any(f"'{name}'" in caught.value.msg for name in REFUSED_TIMEZONES), (
-            caught.value.msg
+def test_a_custom_location_prefixes_every_error() -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_working_hours(
+            [{"days": ["mon"], "start": "x", "end": "10:00"}], ("people", 2, "hours")
         )
+    assert err.value.loc == ("people", 2, "hours", 0, "start")
+    exactly_100 = [{"days": ["mon"], "start": "09:00", "end": "10:00"}] * 100
+    assert len(parse_working_hours(exactly_100)) == 100

@@ -210,3 +210,52 @@ def test_zero_burden_slots_are_exactly_those_inside_the_overlap(
     event(f"{min(len(free), 1)}+ free, {min(len(slots), 1)}+ feasible slots")
     for s in slots:
         assert (s.max_burden_minutes == 0) == all(t.inside_hours for t in s.participants)
+
+
+GAPS = [1, 60, 119, 120, 121, 240]
+NUDGES = [-121, -120, -119, -61, -60, -59, -2, -1, 0, 1, 2, 59, 60, 61, 119, 120, 121]
+
+
+@st.composite
+def split_shift_people(draw: Any) -> Person:
+    """A split shift: two windows a day with an adversarial gap between them; either may
+    cross midnight, and the day may be a DST day of the zone."""
+    first_start = draw(st.integers(0, 1439))
+    first_length = draw(st.integers(1, 720))
+    gap = draw(st.sampled_from(GAPS))
+    second_start = (first_start + first_length + gap) % 1440
+    second_length = draw(st.integers(1, max(1, 1440 - first_length - gap - 1)))
+    days = list(draw(st.sampled_from([WEEKDAYS, WEEKDAYS[:5], ("sat", "sun"), ("sun",)])))
+    raw = [
+        {"days": days, "start": format_hhmm(start), "end": format_hhmm((start + length) % 1440)}
+        for start, length in ((first_start, first_length), (second_start, second_length))
+    ]
+    return Person(
+        id="p",
+        timezone=draw(st.sampled_from(ZONES)),
+        working_hours=parse_working_hours(raw),
+        max_stretch_minutes=draw(st.sampled_from([180, 60, 300, 1440])),
+    )
+
+
+@settings(CI, max_examples=250)
+@given(
+    person=split_shift_people(),
+    day=st.sampled_from(DATES),
+    edge=st.integers(0, 11),
+    nudge=st.sampled_from(NUDGES),
+    duration=st.sampled_from([1, 2, 59, 60, 61, 119, 120, 121, 180, 241]),
+)
+def test_split_shift_burden_equals_the_minute_walk_near_every_edge(
+    person: Person, day: date, edge: int, nudge: int, duration: int
+) -> None:
+    # Meetings start near a window edge (the reference's windows, merged): where an
+    # off-by-one in the tent, the midpoint or the DST arithmetic would show.
+    base = reference.to_minute(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    windows = reference.merged(reference.windows(person, base - 1440, base + 1440))
+    edges = sorted({x for w in windows for x in w if base - 1440 <= x <= base + 2 * 1440})
+    start = (edges[edge % len(edges)] if edges else base) + nudge
+    expected, why = reference.burden(person, start, duration)
+    got = burden_minutes(person, reference.from_minute(start), duration)
+    event("inside" if expected == 0 else "outside" if expected else f"infeasible: {why}")
+    assert got.minutes == expected

@@ -183,3 +183,145 @@ def test_search_enforces_limits_and_inputs() -> None:
             [worker(str(i), "UTC") for i in range(201)], [], MONDAY, MONDAY + timedelta(days=1), 60
         )
     assert search_slots([a], [], MONDAY, MONDAY + timedelta(minutes=30), 60) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "loc", "msg"),
+    [
+        ({"duration_minutes": 30.5}, ("duration_minutes",), "from 1 to 1440."),
+        ({"duration_minutes": True}, ("duration_minutes",), "from 1 to 1440."),
+        ({"step_minutes": True}, ("step_minutes",), "must be one of 5, 10, 15, 30, 60."),
+        ({"step_minutes": 15.0}, ("step_minutes",), "must be one of 5, 10, 15, 30, 60."),
+        ({"limit": True}, ("limit",), "limit must be a whole number of at least 1."),
+        ({"limit": 0}, ("limit",), "limit must be a whole number of at least 1."),
+        ({"limit": 2.0}, ("limit",), "limit must be a whole number of at least 1."),
+    ],
+)
+def test_search_refuses_each_bad_argument(
+    kwargs: dict[str, object], loc: tuple[str, ...], msg: str
+) -> None:
+    args: dict[str, object] = {"duration_minutes": 60, "step_minutes": 15, "limit": 10} | kwargs
+    with pytest.raises(InvalidInput) as err:
+        search_slots([worker("a", "UTC")], [], MONDAY, MONDAY + timedelta(days=1), **args)  # type: ignore[arg-type]
+    assert err.value.loc == loc
+    assert err.value.msg.endswith(msg)
+
+
+def test_limit_messages_say_what_to_change() -> None:
+    cases = [
+        ({"end": MONDAY}, "end must be after start."),
+        (
+            {"end": MONDAY + timedelta(days=31, hours=12)},
+            "The search range is 31.5 days; at most 31 days are allowed.",
+        ),
+        ({"duration_minutes": 0}, "duration_minutes must be a whole number from 1 to 1440."),
+        ({"participants": 201}, "Give 1 to 200 participants (got 201)."),
+    ]
+    for kwargs, msg in cases:
+        args: dict[str, object] = {"start": MONDAY, "end": MONDAY + timedelta(days=1)} | kwargs
+        with pytest.raises(InvalidInput) as err:
+            check_search_limits(**args)  # type: ignore[arg-type]
+        assert err.value.msg == msg
+    with pytest.raises(InvalidInput) as err:
+        search_slots([], [], MONDAY, MONDAY + timedelta(days=1), 60)
+    assert (err.value.loc, err.value.msg) == (
+        ("participants",),
+        "Give 1 to 200 participants (got 0).",
+    )
+    a = worker("a", "UTC")
+    with pytest.raises(InvalidInput) as err:
+        overlap([a, worker("b", "UTC"), a], MONDAY, MONDAY + timedelta(days=1))
+    assert (err.value.loc, err.value.msg) == (("participants",), "Participant 'a' is listed twice.")
+
+
+def test_overlap_of_nobody_is_a_domain_error() -> None:
+    with pytest.raises(InvalidInput) as err:
+        overlap([], MONDAY, MONDAY + timedelta(days=1))
+    assert err.value.loc == ("participants",)
+
+
+def test_overlap_edges_one_minute_either_side() -> None:
+    p = worker("a", "UTC")  # 09:00–17:00
+    nine, five = MONDAY + timedelta(hours=9), MONDAY + timedelta(hours=17)
+    one = timedelta(minutes=1)
+    # A range that starts exactly at a window's end shares nothing (no empty [17:00, 17:00)).
+    assert overlap([p], five, five + timedelta(hours=1)) == []
+    assert overlap([p], nine - timedelta(hours=1), nine) == []
+    for start, end, expected in [
+        (five - one, five + one, (five - one, five)),
+        (nine - one, nine + one, (nine, nine + one)),
+        (nine + one, five - one, (nine + one, five - one)),
+        (MONDAY, MONDAY + timedelta(days=1), (nine, five)),
+    ]:
+        [window] = overlap([p], start, end)
+        assert (window.start, window.end) == expected
+        assert window.local["a"] == (window.start, window.end, "UTC")
+
+
+def test_overlap_of_two_zones_with_local_views() -> None:
+    ny, ldn = worker("ny", "America/New_York"), worker("ldn", "Europe/London")
+    [window] = overlap([ny, ldn], MONDAY, MONDAY + timedelta(days=1))
+    assert (window.start, window.end) == (
+        MONDAY + timedelta(hours=13),
+        MONDAY + timedelta(hours=16),
+    )
+    assert [f"{window.local[k][0]:%H:%M}–{window.local[k][1]:%H:%M}" for k in ("ny", "ldn")] == [
+        "09:00–12:00",
+        "14:00–17:00",
+    ]
+    # Same profile twice: still one window, each id with its local view.
+    twin = worker("twin", "America/New_York")
+    [again] = overlap([ny, twin, ldn], MONDAY, MONDAY + timedelta(days=1))
+    assert (again.start, again.end) == (window.start, window.end)
+    assert set(again.local) == {"ny", "twin", "ldn"}
+
+
+def test_grid_fits_the_range_to_the_minute() -> None:
+    p = worker("a", "UTC", "00:00", "24:00")
+    end = MONDAY + timedelta(hours=2)
+    for tail, last in [(0, 90), (1, 90), (14, 90), (15, 105), (-1, 75)]:
+        slots = search_slots(
+            [p], [], MONDAY, end + timedelta(minutes=tail), 30, step_minutes=15, limit=99
+        )
+        starts = sorted(int((s.start - MONDAY) / timedelta(minutes=1)) for s in slots)
+        assert starts == list(range(0, last + 1, 15)), tail
+    # Seconds in the range: the first start is the next whole grid minute, the last slot ends
+    # by `end` even when `end` has seconds.
+    slots = search_slots(
+        [p],
+        [],
+        MONDAY + timedelta(seconds=1),
+        MONDAY + timedelta(minutes=60, seconds=59),
+        30,
+        step_minutes=15,
+        limit=99,
+    )
+    assert sorted(s.start for s in slots) == [MONDAY + timedelta(minutes=m) for m in (15, 30)]
+    assert search_slots([p], [], MONDAY, MONDAY + timedelta(minutes=29), 30, 15) == []
+    [only] = search_slots([p], [], MONDAY, MONDAY + timedelta(minutes=30), 30, 15)
+    assert (only.start, only.end) == (MONDAY, MONDAY + timedelta(minutes=30))
+
+
+def test_ranking_breaks_ties_by_total_then_start() -> None:
+    # a: 09–17 UTC; b and c: 10–18. 09:00 costs (0, 60, 60), 17:00 costs (60, 0, 0): the same
+    # worst burden, and the smaller total (17:00) wins although it starts later.
+    a, b, c = (
+        worker("a", "UTC"),
+        worker("b", "UTC", "10:00", "18:00"),
+        worker("c", "UTC", "10:00", "18:00"),
+    )
+    slots = search_slots([a, b, c], [], MONDAY, MONDAY + timedelta(days=1), 60, 60, limit=20)
+    keys = [(s.max_burden_minutes, s.total_burden_minutes, s.start.hour) for s in slots]
+    assert keys[:11] == [
+        *((0, 0, h) for h in range(10, 16 + 1)),
+        (60, 60, 17),
+        (60, 120, 9),
+        (120, 240, 18),
+        (120, 300, 8),
+    ]
+    assert keys == sorted(keys)
+    assert [t.burden_minutes for t in slots[8].participants] == [0, 60, 60]
+    assert [t.inside_hours for t in slots[8].participants] == [True, False, False]
+    # Equal keys: the earlier start first.
+    twins = search_slots([a], [], MONDAY, MONDAY + timedelta(days=1), 60, 60, limit=3)
+    assert [s.start.hour for s in twins] == [9, 10, 11]

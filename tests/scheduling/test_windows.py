@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
+from app.scheduling.clock import day_number, utc_minute
 from app.scheduling.model import InvalidInput, Person, parse_working_hours
-from app.scheduling.windows import unavailable_dates, working_windows
+from app.scheduling.windows import (
+    merge_intervals,
+    timeline_dates,
+    unavailable_dates,
+    working_timeline,
+    working_windows,
+)
 
 
 def person(tz: str, *windows: tuple[list[str], str, str], **kw: object) -> Person:
@@ -146,3 +155,125 @@ def test_unknown_holiday_country_is_invalid_input() -> None:
     with pytest.raises(InvalidInput) as err:
         unavailable_dates(p, date(2026, 1, 1), date(2026, 1, 2))
     assert err.value.loc == ("holiday_country",)
+
+
+def test_clipping_one_minute_either_side_of_each_edge() -> None:
+    p = person("UTC", (["mon"], "09:00", "17:00"))
+    one = timedelta(minutes=1)
+    nine, five = z(2026, 6, 1, 9), z(2026, 6, 1, 17)
+    assert working_windows(p, five, five + one) == []
+    assert working_windows(p, nine - one, nine) == []
+    assert working_windows(p, five - one, five + one) == [(five - one, five)]
+    assert working_windows(p, nine - one, nine + one) == [(nine, nine + one)]
+    assert working_windows(p, nine + one, five - one) == [(nine + one, five - one)]
+    assert working_windows(p, five, nine) == []  # end before start
+    # Aware input in any zone comes back in UTC.
+    manila = ZoneInfo("Asia/Manila")
+    got = working_windows(
+        p, datetime(2026, 6, 1, 0, tzinfo=manila), datetime(2026, 6, 2, tzinfo=manila)
+    )
+    assert got == [(nine, z(2026, 6, 1, 16))]
+    assert all(a.tzinfo is UTC for pair in got for a in pair)
+
+
+def test_windows_on_both_sides_of_new_year_and_a_year_boundary_zone() -> None:
+    # São Tomé moved from UTC+0 to UTC+1 at 01:00Z on 1 January 2018 and back a year later.
+    p = person(
+        "Africa/Sao_Tome", (["sun", "mon", "tue", "wed", "thu", "fri", "sat"], "09:00", "17:00")
+    )
+    got = windows_on(p, z(2017, 12, 31), 2)
+    assert got == [(z(2017, 12, 31, 9), z(2017, 12, 31, 17)), (z(2018, 1, 1, 8), z(2018, 1, 1, 16))]
+    got = windows_on(p, z(2018, 12, 31), 2)
+    assert got == [(z(2018, 12, 31, 8), z(2018, 12, 31, 16)), (z(2019, 1, 1, 9), z(2019, 1, 1, 17))]
+    # A New York night shift from 31 Dec into 1 Jan, and a holiday on 1 Jan in the next year.
+    ny = person("America/New_York", (["thu", "fri"], "22:00", "06:00"), holiday_country="US")
+    got = windows_on(ny, z(2026, 12, 31), 3)
+    assert got == [(z(2027, 1, 1, 3), z(2027, 1, 1, 11))]  # Friday 1 Jan's shift is dropped
+
+
+def test_unavailable_dates_edges() -> None:
+    p = Person(
+        "p",
+        "UTC",
+        (),
+        holiday_country="US",
+        time_off=((date(2026, 12, 30), date(2027, 1, 2)), (date(2027, 3, 1), date(2027, 3, 1))),
+    )
+    assert unavailable_dates(p, date(2027, 1, 2), date(2027, 1, 1)) == {}
+    got = unavailable_dates(p, date(2026, 12, 31), date(2027, 1, 1))
+    assert got == {
+        date(2026, 12, 31): "time off",
+        date(2027, 1, 1): "public holiday in US: New Year's Day",
+    }
+    assert list(unavailable_dates(p, date(2027, 1, 2), date(2027, 3, 1))) == [
+        date(2027, 1, 2),
+        date(2027, 1, 18),  # Martin Luther King Jr. Day
+        date(2027, 2, 15),  # Washington's Birthday
+        date(2027, 3, 1),
+    ]
+    assert unavailable_dates(p, date(2027, 3, 1), date(2027, 3, 1)) == {
+        date(2027, 3, 1): "time off"
+    }
+
+
+def test_unknown_subdivision_is_invalid_input_naming_it() -> None:
+    p = Person("p", "UTC", (), holiday_country="US", holiday_subdivision="XX")
+    with pytest.raises(InvalidInput) as err:
+        unavailable_dates(p, date(2026, 1, 1), date(2026, 1, 2))
+    assert err.value.loc == ("holiday_country",)
+    assert "'US-XX'" in err.value.msg
+
+
+def test_merge_intervals_joins_touching_and_keeps_gaps() -> None:
+    def merged(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        starts, ends = merge_intervals(
+            np.array([a for a, _ in pairs], dtype=np.int64),
+            np.array([b for _, b in pairs], dtype=np.int64),
+        )
+        return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+    assert merged([]) == []
+    assert merged([(10, 20), (0, 10)]) == [(0, 20)]  # touching, unsorted
+    assert merged([(0, 10), (11, 20)]) == [(0, 10), (11, 20)]  # a one-minute gap stays
+    assert merged([(0, 30), (5, 10), (12, 40), (41, 42)]) == [(0, 40), (41, 42)]
+    assert merged([(5, 6), (0, 100), (50, 60)]) == [(0, 100)]
+
+
+def test_timeline_dates_reach_two_days_either_side() -> None:
+    lo = utc_minute(z(2026, 6, 10, 12))
+    assert timeline_dates(lo, lo + 60) == (date(2026, 6, 8), date(2026, 6, 12))
+    assert timeline_dates(lo, utc_minute(z(2026, 6, 12))) == (date(2026, 6, 8), date(2026, 6, 14))
+
+
+def test_time_off_on_a_dst_day_covers_its_23_or_25_hours() -> None:
+    # 2026-03-08 in New York runs 05:00Z → 04:00Z next day (23 h); 2026-11-01 04:00Z → 05:00Z.
+    allday = (["sun"], "00:00", "24:00")
+    for day, first, last in [
+        (date(2026, 3, 8), z(2026, 3, 8, 5), z(2026, 3, 9, 4)),
+        (date(2026, 11, 1), z(2026, 11, 1, 4), z(2026, 11, 2, 5)),
+    ]:
+        p = person("America/New_York", allday, time_off=((day, day),))
+        timeline = working_timeline(p, utc_minute(first) - 1440, utc_minute(last) + 1440)
+        # One piece per stretch of constant offset, end to end.
+        starts, ends = timeline.off_starts.tolist(), timeline.off_ends.tolist()
+        assert (starts[0], ends[-1]) == (utc_minute(first), utc_minute(last))
+        assert starts[1:] == ends[:-1] and len(starts) == 2
+        assert timeline.off_days.tolist() == [day_number(day)] * 2
+        assert timeline.off_reasons == {day_number(day): "time off"}
+        assert timeline.starts.tolist() == timeline.ends.tolist() == []
+
+
+def test_lord_howe_time_off_across_its_half_hour_change() -> None:
+    # 2026-04-05 on Lord Howe: 00:00 +11 = 4 Apr 13:00Z, 24:00 +10:30 = 5 Apr 13:30Z.
+    p = person(
+        "Australia/Lord_Howe",
+        (["mon"], "09:00", "17:00"),
+        time_off=((date(2026, 4, 5), date(2026, 4, 5)),),
+    )
+    timeline = working_timeline(p, utc_minute(z(2026, 4, 3)), utc_minute(z(2026, 4, 7)))
+    starts, ends = timeline.off_starts.tolist(), timeline.off_ends.tolist()
+    assert (starts[0], ends[-1]) == (
+        utc_minute(z(2026, 4, 4, 13)),
+        utc_minute(z(2026, 4, 5, 13, 30)),
+    )
+    assert starts[1:] == ends[:-1] == [utc_minute(z(2026, 4, 4, 15))]
