@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -354,6 +355,7 @@ def main() -> int:
         "SCHEDULER_DATABASE_URL": url,
         "SCHEDULER_PUBLIC_BASE_URL": base,
         "SCHEDULER_ADMIN_TOKEN": admin_token,
+        "SCHEDULER_SECRET_KEY": Fernet.generate_key().decode(),  # production needs one
         "SCHEDULER_LOG_LEVEL": "WARNING",
         "SCHEDULER_FEED_BURST": "1000000000",
     }
