@@ -14,8 +14,10 @@ PostgreSQL on loopback) while another workspace's cached reads and feed polls go
    * the worst accepted: 50 people, count 520, step_minutes 10 (3.7 million cells, 26,000
      participant-occurrences: both limits of app.scheduling.work nearly reached), asked
      three at a time, ``--rounds`` times, as ``view=compact`` and as a 200-occurrence page.
-3. Meanwhile 4 client threads poll the other tenant (GET parties, series: cached reads; its
-   feeds), one request every 20 ms each; first alone (idle), then during the heavy rounds.
+3. Meanwhile 4 client processes poll the other tenant (GET parties, series: cached reads;
+   its feeds), one request every 20 ms each; first alone (idle), then during the heavy
+   rounds. Processes, not threads: the heavy side's reading of big answers in this process
+   would otherwise hold up their timings (the GIL).
 4. Prints the worst request's wall time, the other tenant's p50/p99 and errors idle and
    during, and each worker's RSS (and the heavy-work children's peak) before, at the peak
    and after. Exits 0 when the goals hold, 1 when not, 2 when it cannot run.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import secrets
 import subprocess
@@ -51,7 +54,7 @@ GOAL_WALL_SECONDS = 5.0
 GOAL_P99_RATIO = 2.0
 GOAL_PEAK_MB = 300.0
 GOAL_RETURN_MB = 50.0
-LIGHT_THREADS = 4
+LIGHT_CLIENTS = 4  # processes
 LIGHT_PAUSE_SECONDS = 0.02
 IDLE_SECONDS = 8.0
 
@@ -183,36 +186,48 @@ def at_once(
 class Light:
     """Latencies of the other tenant's requests, by phase."""
 
-    phase: str = "idle"
     samples: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
-    stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, seconds: float, error: str | None) -> None:
-        with self.lock:
+    @classmethod
+    def of(
+        cls, records: list[tuple[float, float, str | None]], phases: list[tuple[str, float]]
+    ) -> Light:
+        """Sort (began, seconds, error) records into the phase that was on when each began
+        (``phases``: names with their monotonic start times, in order)."""
+        light = cls()
+        for began, seconds, error in records:
+            phase = next((name for name, since in reversed(phases) if began >= since), None)
+            if phase is None:
+                continue
             if error is None:
-                self.samples.setdefault(self.phase, []).append(seconds)
+                light.samples.setdefault(phase, []).append(seconds)
             else:
-                self.errors.setdefault(self.phase, []).append(error)
+                light.errors.setdefault(phase, []).append(error)
+        return light
 
 
-def light_client(base: str, key: str, feeds: list[str], light: Light, offset: int) -> None:
+def light_client(base: str, key: str, feeds: list[str], offset: int, stop: Any, out: Any) -> None:
+    """One client of the other tenant, in a process of its own: the heavy side's reading and
+    parsing of big answers in the benchmark's process cannot hold up its timings (the GIL).
+    Puts its (began, seconds, error) records, on the system-wide monotonic clock, on ``out``."""
     paths = ["/v1/parties", "/v1/series", *feeds]
     auth = {"Authorization": f"Bearer {key}"}
+    records: list[tuple[float, float, str | None]] = []
     i = offset
     with httpx.Client(base_url=base, timeout=30) as client:
-        while not light.stop.is_set():
+        while not stop.is_set():
             path = paths[i % len(paths)]
             i += 1
-            began = time.perf_counter()
+            began = time.monotonic()
             try:
                 r = client.get(path, headers=auth if path.startswith("/v1") else {})
                 error = None if r.status_code == 200 else f"{r.status_code} {path}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__} {path}"
-            light.record(time.perf_counter() - began, error)
+            records.append((began, time.monotonic() - began, error))
             time.sleep(LIGHT_PAUSE_SECONDS)
+    out.put(records)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -413,14 +428,17 @@ def run(
     for pid in workers:
         memory.before[pid] = rss_mb(pid)
 
-    light = Light()
-    threads = [
-        threading.Thread(target=light_client, args=(base, demo["api_key"], feeds, light, i))
-        for i in range(LIGHT_THREADS)
+    fork = multiprocessing.get_context("fork")  # before any thread of ours is started
+    stop, out = fork.Event(), fork.Queue()
+    clients = [
+        fork.Process(target=light_client, args=(base, demo["api_key"], feeds, i, stop, out))
+        for i in range(LIGHT_CLIENTS)
     ]
+    for c in clients:
+        c.start()
+    phases = [("idle", time.monotonic())]
     sampler = threading.Thread(target=memory.sample)
-    for t in [*threads, sampler]:
-        t.start()
+    sampler.start()
     answers: list[Answer] = []
     cpu: dict[str, float] = {}
     try:
@@ -429,7 +447,7 @@ def run(
         cpu["idle per second"] = (service_cpu(supervisor) - idle_cpu) / (
             time.perf_counter() - idle_from
         )
-        light.phase = "heavy"
+        phases.append(("heavy", time.monotonic()))
         began = time.perf_counter()
         for action in ("plan", "schedule"):
             answers.append(
@@ -453,13 +471,16 @@ def run(
             label = "compact" if "view" in params else "page of 200"
             answers += at_once(base, key, worst, params, f"worst plan, {label}")
         heavy_seconds = time.perf_counter() - began
-        light.phase = "after"
+        phases.append(("after", time.monotonic()))
         time.sleep(5)
     finally:
-        light.stop.set()
+        stop.set()
         memory.stop.set()
-        for t in [*threads, sampler]:
-            t.join()
+        records = [r for _ in clients for r in out.get(timeout=60)]
+        for c in clients:
+            c.join()
+        sampler.join()
+    light = Light.of(records, phases)
     time.sleep(3)
     for pid in workers:
         memory.after[pid] = rss_mb(pid)
