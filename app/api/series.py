@@ -428,8 +428,17 @@ def plan_out(
                 date=occ.date,
                 start=occ.start,
                 end=occ.end,
+                # The planner's own values: built as they are (no validation pass), they are
+                # serialized as any model is.
                 participants=[
-                    ParticipantSlot.model_validate(p, from_attributes=True)
+                    ParticipantSlot.model_construct(
+                        participant_id=p.participant_id,
+                        local_start=p.local_start,
+                        local_end=p.local_end,
+                        timezone=p.timezone,
+                        burden_minutes=p.burden_minutes,
+                        inside_hours=p.inside_hours,
+                    )
                     for p in (occ.participants if view == "full" else ())
                     if p.burden_minutes >= 0  # infeasible optional people are conflicts
                 ],

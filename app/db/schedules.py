@@ -241,8 +241,13 @@ def named(plan: Plan, names: Mapping[str, str]) -> Plan:
     UUID), so putting the names in gives the very same text. A new plan where any text
     names someone; ``plan`` itself is left as it was (it is shared)."""
 
+    done: dict[str, str] = {}  # a series' notices repeat from date to date: name each once
+
     def put(text: str) -> str:
-        return _ID.sub(lambda m: names.get(m.group(), m.group()), text)
+        found = done.get(text)
+        if found is None:
+            found = done[text] = _ID.sub(lambda m: names.get(m.group(), m.group()), text)
+        return found
 
     notices = (n for occ in plan.occurrences for n in occ.notices)
     reasons = (u.reason for u in plan.unschedulable)
