@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.routing import Mount
 
 from app.admission import ArrivalOrder
 from app.api import (
@@ -26,6 +27,7 @@ from app.api.read_cache import CachedReads, ReadCache
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
+from app.docs_assets import docs_assets
 from app.errors import AUTHENTICATED, BodySizeLimit, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
 from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
@@ -97,6 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         static_url=DOCS_ASSETS,
     )
+    # The same files, served from memory (app.docs_assets) instead of StaticFiles.
+    for route in app.routes:
+        if isinstance(route, Mount) and route.path == DOCS_ASSETS:
+            route.app = docs_assets
     app.state.settings = settings
     secret_box(settings)  # warns now, not at the first feed, when SCHEDULER_SECRET_KEY is unset
     app.state.engine = engine
