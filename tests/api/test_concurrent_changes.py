@@ -39,7 +39,10 @@ KINDS = ["workspace", "party", "participant", "series", "occurrence"]
 @pytest.fixture(scope="module")
 def service(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     log = tmp_path_factory.mktemp("race") / "service.log"
-    with serve(database_url, ADMIN_TOKEN, log, workers=2) as svc:
+    # What is tested is who wins, not how fast: on a loaded machine (or under
+    # make test-any-date's libfaketime) 20 requests at once may queue for longer than the
+    # default 3 s before their turn, and a 503 would say nothing about atomicity.
+    with serve(database_url, ADMIN_TOKEN, log, workers=2, database_connect_timeout="30") as svc:
         yield svc
 
 
