@@ -40,7 +40,7 @@ log = logging.getLogger("app.heavy")
 
 T = TypeVar("T")
 # Imported once by the fork server, so that a new child starts in milliseconds.
-PRELOAD = ["app.scheduling.planner", "app.scheduling.search"]
+PRELOAD = ["app.scheduling.planner", "app.scheduling.search", "app.views.plans"]
 
 
 def _start_child(niceness: int, owner: int) -> None:

@@ -51,6 +51,12 @@ class Lru(Generic[K, V]):
             self._entries.move_to_end(key)
             return found[0]
 
+    def keeps(self, value: V) -> bool:
+        """Whether :meth:`put` would keep ``value`` (it is not too heavy)."""
+        if self._max_bytes is None or self._weigh is None:
+            return True
+        return self._weigh(value) <= self._max_bytes // 8
+
     def put(self, key: K, value: V) -> V:
         """Keep ``value`` (returned, for ``return memo.put(key, compute())``)."""
         weight = self._weigh(value) if self._weigh is not None else 0

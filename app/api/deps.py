@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -18,6 +19,7 @@ from app.db.changes import LostRace
 from app.db.content_version import versions_of
 from app.db.engine import ConnectionSlots, session_scope
 from app.db.models import ApiKey, Workspace
+from app.db.types import utcnow
 from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
 from app.ratelimit import FailedAttempts
 from app.settings import Settings
@@ -181,3 +183,13 @@ def retry_lost_race(endpoint: F) -> F:
         )
 
     return run  # type: ignore[return-value]
+
+
+def now_of(request: Request) -> datetime:
+    """The request's clock: the app's pinned clock (tests, demos) or the real one."""
+    clock = getattr(request.app.state, "clock", None)
+    value: datetime = clock() if clock is not None else utcnow()
+    return value
+
+
+NowDep = Annotated[datetime, Depends(now_of)]

@@ -15,15 +15,16 @@ from app.api.deps import (
     check_if_match,
     etag_of,
     load_owned,
+    now_of,
     retry_lost_race,
 )
 from app.api.fields import Instant
-from app.api.series import OccurrenceOut, now_of, occurrence_out
 from app.db import schedules
 from app.db.changes import touch
 from app.db.models import Occurrence, Series
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes
+from app.views.plans import OccurrenceOut, occurrence_out
 
 router = APIRouter(prefix="/v1/occurrences", tags=["series"], responses=AUTHENTICATED)
 

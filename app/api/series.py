@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
 from app.api.deps import (
+    NowDep,
     SessionDep,
     WorkspaceDep,
     check_if_match,
@@ -37,16 +39,24 @@ from app.db.models import Feed, Occurrence, Series, SeriesParticipant, ShareLink
 from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AUTHENTICATED, error_responses, invalid
-from app.scheduling.model import InvalidInput, zone
-from app.scheduling.planner import Plan
+from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import parse_recurrence, series_dates
 from app.scheduling.work import check_listing, check_plan_work
+from app.views.plans import (
+    OccurrenceOut,
+    PlanFrame,
+    PlanOut,
+    Policy,
+    View,
+    occurrence_out,
+    plan_json,
+    plan_out,
+)
 
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
 MAX_PARTICIPANTS = 200
 
-Policy = Literal["rotate", "fixed"]
 Step = Annotated[Literal[5, 10, 15, 30, 60], Whole]
 Duration = Annotated[int, Whole, Field(ge=5, le=1440, description="Minutes, 5 to 1440.")]
 Count = Annotated[int, Whole, Field(ge=1, le=520, description="Number of occurrences, 1 to 520.")]
@@ -209,12 +219,6 @@ def _set_members(
     session.flush()
 
 
-def now_of(request: Request) -> datetime:
-    clock = getattr(request.app.state, "clock", None)
-    value: datetime = clock() if clock is not None else utcnow()
-    return value
-
-
 @router.post(
     "", status_code=201, response_model=SeriesPublic, responses=error_responses(400, 413, 422)
 )
@@ -314,87 +318,6 @@ def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -
 # --- planning -------------------------------------------------------------------------
 
 
-class ParticipantSlot(BaseModel):
-    participant_id: str
-    local_start: datetime
-    local_end: datetime
-    timezone: str
-    burden_minutes: int
-    inside_hours: bool
-
-
-class ConflictOut(BaseModel):
-    participant_id: str
-    reason: str
-
-
-class PlannedOccurrenceOut(BaseModel):
-    id: uuid.UUID | None = None
-    index: int
-    date: date
-    start: datetime
-    end: datetime
-    participants: list[ParticipantSlot]
-    conflicts: list[ConflictOut]
-    notices: list[str]
-    sequence: int | None = None
-
-
-class UnschedulableOut(BaseModel):
-    date: date
-    reason: str
-
-
-class BurdenOut(BaseModel):
-    participant_id: str
-    party_id: uuid.UUID
-    prior_minutes: int
-    planned_minutes: int
-    total_minutes: int
-
-
-class PartyBurdenOut(BaseModel):
-    party_id: uuid.UUID
-    total_minutes: int
-
-
-class SkippedPastOut(BaseModel):
-    count: int = Field(
-        description="Dates of the series that have passed without an occurrence: not planned."
-    )
-    first_kept: date | None = Field(
-        description="The first date the plan covers (planned or unschedulable); null if none."
-    )
-    detail: str | None = Field(description="The same as a sentence; null when count is 0.")
-
-
-class PlanOut(BaseModel):
-    series_id: uuid.UUID
-    policy: Policy
-    occurrences: list[PlannedOccurrenceOut]
-    unschedulable: list[UnschedulableOut]
-    burden: list[BurdenOut]
-    party_burden: list[PartyBurdenOut]
-    max_burden_minutes: int
-    total_burden_minutes: int
-    optimal: bool = Field(
-        description="True when (max, total) burden is proven optimal; False only if the "
-        "solver's work budget ran out on an unusually hard series (the plan is still "
-        "complete and feasible)."
-    )
-    skipped_past: SkippedPastOut
-    optimal_reason: str | None = Field(
-        default=None, description="Why optimal is false, in a sentence; null when it is true."
-    )
-    occurrence_count: int = Field(
-        default=0, description="Planned occurrences in all (occurrences may be one page)."
-    )
-    next_offset: int | None = Field(
-        default=None, description="The offset of the next page of occurrences; null at the end."
-    )
-
-
-View = Literal["full", "compact"]
 ViewQuery = Annotated[
     View,
     Query(
@@ -408,92 +331,14 @@ PageQuery = Annotated[
 ]
 
 
-def plan_out(
-    ctx: schedules.SeriesContext,
-    plan: Plan,
-    stored: dict[str, Occurrence] | None = None,
-    view: View = "full",
-    offset: int = 0,
-    limit: int | None = None,
-) -> PlanOut:
-    occurrences = []
-    end = len(plan.occurrences) if limit is None else min(len(plan.occurrences), offset + limit)
-    for occ in plan.occurrences[offset:end]:
-        row = (stored or {}).get(occ.date.isoformat())
-        occurrences.append(
-            PlannedOccurrenceOut(
-                id=row.id if row is not None else None,
-                sequence=row.sequence if row is not None else None,
-                index=occ.index,
-                date=occ.date,
-                start=occ.start,
-                end=occ.end,
-                # The planner's own values: built as they are (no validation pass), they are
-                # serialized as any model is.
-                participants=[
-                    ParticipantSlot.model_construct(
-                        participant_id=p.participant_id,
-                        local_start=p.local_start,
-                        local_end=p.local_end,
-                        timezone=p.timezone,
-                        burden_minutes=p.burden_minutes,
-                        inside_hours=p.inside_hours,
-                    )
-                    for p in (occ.participants if view == "full" else ())
-                    if p.burden_minutes >= 0  # infeasible optional people are conflicts
-                ],
-                conflicts=[
-                    ConflictOut.model_validate(c, from_attributes=True) for c in occ.conflicts
-                ],
-                notices=list(occ.notices),
-            )
-        )
-    burden = [
-        BurdenOut(
-            participant_id=b.participant_id,
-            party_id=ctx.party_of(b.participant_id),
-            prior_minutes=b.prior_minutes,
-            planned_minutes=b.planned_minutes,
-            total_minutes=b.total_minutes,
-        )
-        for b in plan.burden
-    ]
-    parties: dict[uuid.UUID, int] = {}
-    for b in burden:
-        parties[b.party_id] = parties.get(b.party_id, 0) + b.total_minutes
-    return PlanOut(
-        series_id=ctx.series.id,
-        policy=plan.policy,
-        occurrences=occurrences,
-        unschedulable=[UnschedulableOut(date=u.date, reason=u.reason) for u in plan.unschedulable],
-        burden=burden,
-        party_burden=[
-            PartyBurdenOut(party_id=k, total_minutes=v) for k, v in sorted(parties.items(), key=str)
-        ],
-        max_burden_minutes=plan.max_burden_minutes,
-        total_burden_minutes=plan.total_burden_minutes,
-        optimal=plan.optimal,
-        skipped_past=SkippedPastOut(
-            count=plan.skipped_past.count,
-            first_kept=plan.skipped_past.first_kept,
-            detail=plan.skipped_past.sentence(),
-        ),
-        optimal_reason=plan.optimal_reason,
-        occurrence_count=len(plan.occurrences),
-        next_offset=end if end < len(plan.occurrences) else None,
-    )
-
-
-def _planned(
-    request: Request,
+def _check_size(
     ctx: schedules.SeriesContext,
     past: schedules.History,
     now: datetime,
     view: View,
     limit: int | None,
-) -> Plan:
-    """The plan, refused at once (422) when it is too big to compute or to list in full,
-    computed in the worker's heavy-work pool when it is big (app.heavy)."""
+) -> None:
+    """Refuse at once (422) a plan too big to compute or to list in full."""
     work = schedules.plan_work(ctx, past, now)
     try:
         check_plan_work(work)
@@ -505,15 +350,12 @@ def _planned(
             check_listing(shown, work.required + work.optional)
         except InvalidInput as exc:
             raise InvalidInput(("query", *exc.loc), exc.msg) from None
-    settings = request.app.state.settings
-    return schedules.make_plan(
-        ctx,
-        past,
-        now,
-        heavy=request.app.state.heavy_work,
-        scope=request.scope,
-        time_budget_seconds=settings.plan_time_budget_seconds,
-    )
+
+
+def _json(body: bytes) -> Response:
+    """A plan's answer, made by :func:`app.views.plans.plan_json` or ``model_dump_json``:
+    already the body of its model, so FastAPI does not validate it once more."""
+    return Response(body, media_type="application/json")
 
 
 @router.post("/{series_id}/plan", response_model=PlanOut, responses=error_responses(404, 422))
@@ -521,18 +363,27 @@ def plan(
     series_id: uuid.UUID,
     workspace: WorkspaceDep,
     session: SessionDep,
+    now: NowDep,
     request: Request,
     view: ViewQuery = "full",
     offset: OffsetQuery = 0,
     limit: PageQuery = None,
-) -> PlanOut:
+) -> Response:
     """Preview the plan; nothing is stored."""
     series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
-    now = now_of(request)
     past = schedules.history(session, series.id, now)
-    result = _planned(request, ctx, past, now, view, limit)
-    return plan_out(ctx, result, view=view, offset=offset, limit=limit)
+    _check_size(ctx, past, now, view, limit)
+    body = schedules.plan_answer(
+        ctx,
+        past,
+        now,
+        partial(plan_json, PlanFrame.of(ctx), view, offset, limit),
+        heavy=request.app.state.heavy_work,
+        scope=request.scope,
+        time_budget_seconds=request.app.state.settings.plan_time_budget_seconds,
+    )
+    return _json(body)
 
 
 @router.post(
@@ -542,61 +393,32 @@ def schedule(
     series_id: uuid.UUID,
     workspace: WorkspaceDep,
     session: SessionDep,
+    now: NowDep,
     request: Request,
     view: ViewQuery = "full",
     offset: OffsetQuery = 0,
     limit: PageQuery = None,
-) -> PlanOut:
+) -> Response:
     """Store the plan: past occurrences stay, future ones are replaced (ids kept if unmoved).
     Every occurrence is stored; ``view``, ``offset`` and ``limit`` only shape the answer."""
     series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
-    now = now_of(request)
     past = schedules.history(session, series.id, now)
-    result = _planned(request, ctx, past, now, view, limit)
+    _check_size(ctx, past, now, view, limit)
+    result = schedules.make_plan(
+        ctx,
+        past,
+        now,
+        heavy=request.app.state.heavy_work,
+        scope=request.scope,
+        time_budget_seconds=request.app.state.settings.plan_time_budget_seconds,
+    )
     stored = schedules.store_plan(session, workspace, series, result, past)
-    return plan_out(ctx, result, stored, view=view, offset=offset, limit=limit)
+    out = plan_out(PlanFrame.of(ctx), result, stored, view=view, offset=offset, limit=limit)
+    return _json(out.model_dump_json().encode())
 
 
 # --- occurrences and the ledger ---------------------------------------------------------
-
-
-class OccurrenceOut(BaseModel):
-    id: uuid.UUID
-    series_id: uuid.UUID
-    index: int
-    date: date
-    start: datetime
-    end: datetime
-    status: Literal["scheduled", "cancelled"]
-    sequence: int
-    participants: list[ParticipantSlot]
-    notices: list[str]
-    created_at: datetime
-    updated_at: datetime
-
-
-def occurrence_out(occ: Occurrence, ctx: schedules.SeriesContext) -> OccurrenceOut:
-    members = {str(m.participant_id) for m in ctx.members}
-    slots = []
-    for pid, minutes in sorted(occ.burden.items()):
-        person = ctx.people.get(uuid.UUID(pid))
-        if person is None or pid not in members:
-            continue
-        tz = zone(person.timezone)
-        slots.append(
-            ParticipantSlot(
-                participant_id=pid,
-                local_start=occ.start.astimezone(tz),
-                local_end=occ.end.astimezone(tz),
-                timezone=person.timezone,
-                burden_minutes=minutes,
-                inside_hours=minutes == 0,
-            )
-        )
-    data = occ.model_dump()
-    data["participants"] = slots
-    return OccurrenceOut.model_validate(data)
 
 
 Status = Literal["scheduled", "cancelled"]
@@ -656,12 +478,15 @@ class BalanceOut(BaseModel):
 
 @router.get("/{series_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
 def balance(
-    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+    series_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    now: NowDep,
+    request: Request,
 ) -> BalanceOut:
     """The burden ledger: per participant and per party, past, scheduled and total minutes."""
     series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
-    now = now_of(request)
     rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
     people, parties = schedules.ledger(ctx, rows, now)
     # The split into past and scheduled moves when the next occurrence starts.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -178,22 +178,22 @@ def plan_work(ctx: SeriesContext, past: History, now: datetime) -> PlanWork:
     return PlanWork(dates, spec.step_minutes, len(spec.required), len(spec.optional))
 
 
-def make_plan(
+@dataclass(frozen=True)
+class PlanJob:
+    """A series' plan to compute: by its key in :data:`PLANS`, in its worker or its pool."""
+
+    key: Hashable
+    run: Callable[[], Plan]  # picklable
+    offload: bool  # big: computed in the worker's heavy-work pool
+
+
+def plan_job(
     ctx: SeriesContext,
     past: History,
     now: datetime,
-    *,
-    heavy: HeavyWork | None = None,
-    scope: Scope | None = None,
-    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
-) -> Plan:
-    """Plan the series' future, counting what already happened as prior burden.
-
-    Refused (422, naming what to shrink) when its measured size is over the limits of
-    :mod:`app.scheduling.work`. A big plan is computed in ``heavy``'s pool (the request's
-    ``scope`` steps aside meanwhile), a small one in the calling thread. The result may come
-    from :data:`PLANS` and is shared: read it, never mutate it.
-    """
+    heavy: HeavyWork | None,
+    time_budget_seconds: float,
+) -> PlanJob:
     if not any(m.required for m in ctx.members):
         raise AppError(
             "validation_error", "The series has no required participant; mark one required.", 422
@@ -213,23 +213,77 @@ def make_plan(
         tuple(sorted(previous_local.items())),
         time_budget_seconds,
     )
-    plan = PLANS.get(key)
+    run = partial(
+        plan_series,
+        spec,
+        prior=prior,
+        exclude_dates=kept,
+        not_before=not_before,
+        previous_local=previous_local,
+        time_budget_seconds=time_budget_seconds,
+    )
+    return PlanJob(key, run, heavy is not None and heavy.offload(work.cpu_seconds))
+
+
+def make_plan(
+    ctx: SeriesContext,
+    past: History,
+    now: datetime,
+    *,
+    heavy: HeavyWork | None = None,
+    scope: Scope | None = None,
+    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
+) -> Plan:
+    """Plan the series' future, counting what already happened as prior burden.
+
+    Refused (422, naming what to shrink) when its measured size is over the limits of
+    :mod:`app.scheduling.work`. A big plan is computed in ``heavy``'s pool (the request's
+    ``scope`` steps aside meanwhile), a small one in the calling thread. The result may come
+    from :data:`PLANS` and is shared: read it, never mutate it.
+    """
+    job = plan_job(ctx, past, now, heavy, time_budget_seconds)
+    plan = PLANS.get(job.key)
     if plan is None:
-        job = partial(
-            plan_series,
-            spec,
-            prior=prior,
-            exclude_dates=kept,
-            not_before=not_before,
-            previous_local=previous_local,
-            time_budget_seconds=time_budget_seconds,
-        )
-        if heavy is not None and heavy.offload(work.cpu_seconds):
-            plan = heavy.call(scope, job)
-        else:
-            plan = job()
-        PLANS.put(key, plan)
+        plan = heavy.call(scope, job.run) if heavy is not None and job.offload else job.run()
+        PLANS.put(job.key, plan)
     return named(plan, {str(pid): row.name for pid, (row, _) in ctx.rows.items()})
+
+
+def plan_answer(
+    ctx: SeriesContext,
+    past: History,
+    now: datetime,
+    answer: Callable[[Plan], bytes],
+    *,
+    heavy: HeavyWork | None = None,
+    scope: Scope | None = None,
+    time_budget_seconds: float = PLAN_TIME_BUDGET_SECONDS,
+) -> bytes:
+    """``answer(plan)`` of the series' plan (as :func:`make_plan`; ``answer`` puts the names
+    in). A big plan that is not in :data:`PLANS` is planned *and answered* in the pool: the
+    worker then holds only the answer's bytes, not the plan's tens of thousands of objects,
+    whose reading and whose answer took ~100 ms of its GIL from every other request it
+    serves (docs/bounds.md). ``answer`` is picklable with what it holds.
+    """
+    job = plan_job(ctx, past, now, heavy, time_budget_seconds)
+    plan = PLANS.get(job.key)
+    if plan is None and heavy is not None and job.offload:
+        kept, body = heavy.call(scope, _planned_and_answered, job.run, answer)
+        if kept is not None:
+            PLANS.put(job.key, kept)
+        return body
+    if plan is None:
+        plan = PLANS.put(job.key, job.run())
+    return answer(plan)
+
+
+def _planned_and_answered(
+    run: Callable[[], Plan], answer: Callable[[Plan], bytes]
+) -> tuple[Plan | None, bytes]:
+    """In a heavy-work process: the plan's answer, and the plan if its worker would keep it
+    (a plan too big for :data:`PLANS` is not sent back at all)."""
+    plan = run()
+    return (plan if PLANS.keeps(plan) else None), answer(plan)
 
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

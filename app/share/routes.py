@@ -11,8 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
-from app.api.deps import SessionDep
-from app.api.series import now_of, occurrence_out
+from app.api.deps import SessionDep, now_of
 from app.db import schedules
 from app.db.links import find_link
 from app.db.models import Occurrence, Series, ShareLink, Workspace
@@ -33,6 +32,7 @@ from app.share.render import (
     render_page,
     week_of,
 )
+from app.views.plans import occurrence_out
 
 router = APIRouter(tags=["share page"])
 

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from app.api.series import ParticipantSlot, occurrence_out, plan_out
 from app.db import schedules
 from app.db.links import link_urls, personal_feed
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
@@ -41,6 +40,7 @@ from app.slack.blocks import (
     when_theirs,
     when_yours,
 )
+from app.views.plans import ParticipantSlot, PlanFrame, occurrence_out, plan_out
 
 DEFAULT_NEXT = 3
 MAX_NEXT = 10
@@ -556,7 +556,7 @@ class PlanJob:
             skipped: list[str] = []
         else:
             preview = plan_out(
-                ctx,
+                PlanFrame.of(ctx),
                 schedules.make_plan(ctx, schedules.history(session, series.id, self.now), self.now),
             )
             views = preview.occurrences

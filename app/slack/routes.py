@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
-from app.api.deps import SessionDep, SettingsDep
-from app.api.series import now_of
+from app.api.deps import SessionDep, SettingsDep, now_of
 from app.errors import error_responses
 from app.slack.blocks import notice
 from app.slack.commands import Deferred, parse_payload, respond

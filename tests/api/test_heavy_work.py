@@ -11,12 +11,18 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import Callable
+from typing import Any
 
 import httpx
+import pytest
+from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from app.admission import ArrivalOrder
+from app.db import schedules
 from app.heavy import HeavyWork
+from app.views.plans import PlanOut
+from tests.conftest import Client, make_participant, make_party, make_series
 
 
 class HeavyAndLight:
@@ -83,3 +89,53 @@ def test_without_a_pool_nothing_is_offloaded() -> None:
     assert not HeavyWork(processes=0, queue=0, wait_seconds=1, inline_seconds=0).offload(10.0)
     pooled = HeavyWork(processes=1, queue=0, wait_seconds=1, inline_seconds=0.5)
     assert pooled.offload(0.6) and not pooled.offload(0.4)
+
+
+DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
+
+
+@pytest.mark.parametrize("params", [{}, {"view": "compact"}, {"offset": 2, "limit": 3}])
+def test_a_plan_computed_in_the_pool_is_answered_there_exactly_as_in_its_worker(
+    app: FastAPI, api: Client, monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+) -> None:
+    """The pool plans a big plan and makes its answer too (the worker only passes bytes on):
+    the very bytes the worker would have made, names put in, and the plan kept for next time."""
+    ny = make_party(api, name="NY", timezone="America/New_York", working_hours=DAY)
+    mnl = make_party(
+        api,
+        name="MNL",
+        role="vendor",
+        timezone="Asia/Manila",
+        working_hours=DAY,
+        holiday_country="PH",
+    )
+    people = [make_participant(api, ny["id"], name="Dana")["id"]]
+    people.append(make_participant(api, mnl["id"], name="Maria")["id"])
+    series = make_series(
+        api,
+        people,
+        recurrence="FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+        start_date="2027-12-20",
+        count=12,
+    )
+    path = f"/v1/series/{series['id']}/plan"
+
+    answers = {}
+    real = app.state.heavy_work  # app.state is no monkeypatch target
+    for where, pool in (("worker", 0), ("pool", 1)):
+        monkeypatch.setattr(schedules, "PLANS", schedules.PlanMemo())
+        heavy = HeavyWork(processes=pool, queue=1, wait_seconds=60, inline_seconds=0)
+        app.state.heavy_work = heavy
+        try:
+            r = api.post(path, params=params)
+        finally:
+            app.state.heavy_work = real
+            heavy.close()
+        assert r.status_code == 200, r.text
+        assert len(schedules.PLANS) == 1  # kept in the worker either way
+        answers[where] = r.content
+    assert answers["pool"] == answers["worker"]
+    body = PlanOut.model_validate_json(answers["pool"])
+    assert body.occurrence_count > 0
+    assert any("Maria" in u.reason for u in body.unschedulable)  # Christmas in Manila, named
+    assert not any(people[1] in u.reason for u in body.unschedulable)

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 import pytest
 
-from app.api.series import ParticipantSlot
 from app.errors import AppError
 from app.slack.blocks import (
     Reply,
@@ -35,6 +34,7 @@ from app.slack.commands import (
     series_query,
 )
 from app.slack.delivery import allowed_response_url
+from app.views.plans import ParticipantSlot
 
 SLACK = ["https://hooks.slack.com/"]
 

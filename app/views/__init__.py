@@ -1,0 +1,1 @@
+"""Views of the product's objects that every surface (API, Slack, share page) shares."""

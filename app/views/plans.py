@@ -1,0 +1,250 @@
+"""What a plan and an occurrence look like to every surface: the API's bodies, Slack's
+replies and the share page all read these views (a router is a leaf; nothing imports it).
+
+The views are pure: built from the planner's values, the series' context and stored rows.
+:func:`plan_json` is picklable with its arguments, so a big plan's answer is made in the
+heavy-work process that planned it (:mod:`app.heavy`) and its worker only passes bytes on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.db.models import Occurrence
+from app.db.schedules import SeriesContext, named
+from app.scheduling.model import zone
+from app.scheduling.planner import Plan
+
+Policy = Literal["rotate", "fixed"]
+View = Literal["full", "compact"]
+
+
+class ParticipantSlot(BaseModel):
+    participant_id: str
+    local_start: datetime
+    local_end: datetime
+    timezone: str
+    burden_minutes: int
+    inside_hours: bool
+
+
+class ConflictOut(BaseModel):
+    participant_id: str
+    reason: str
+
+
+class PlannedOccurrenceOut(BaseModel):
+    id: uuid.UUID | None = None
+    index: int
+    date: date
+    start: datetime
+    end: datetime
+    participants: list[ParticipantSlot]
+    conflicts: list[ConflictOut]
+    notices: list[str]
+    sequence: int | None = None
+
+
+class UnschedulableOut(BaseModel):
+    date: date
+    reason: str
+
+
+class BurdenOut(BaseModel):
+    participant_id: str
+    party_id: uuid.UUID
+    prior_minutes: int
+    planned_minutes: int
+    total_minutes: int
+
+
+class PartyBurdenOut(BaseModel):
+    party_id: uuid.UUID
+    total_minutes: int
+
+
+class SkippedPastOut(BaseModel):
+    count: int = Field(
+        description="Dates of the series that have passed without an occurrence: not planned."
+    )
+    first_kept: date | None = Field(
+        description="The first date the plan covers (planned or unschedulable); null if none."
+    )
+    detail: str | None = Field(description="The same as a sentence; null when count is 0.")
+
+
+class PlanOut(BaseModel):
+    series_id: uuid.UUID
+    policy: Policy
+    occurrences: list[PlannedOccurrenceOut]
+    unschedulable: list[UnschedulableOut]
+    burden: list[BurdenOut]
+    party_burden: list[PartyBurdenOut]
+    max_burden_minutes: int
+    total_burden_minutes: int
+    optimal: bool = Field(
+        description="True when (max, total) burden is proven optimal; False only if the "
+        "solver's work budget ran out on an unusually hard series (the plan is still "
+        "complete and feasible)."
+    )
+    skipped_past: SkippedPastOut
+    optimal_reason: str | None = Field(
+        default=None, description="Why optimal is false, in a sentence; null when it is true."
+    )
+    occurrence_count: int = Field(
+        default=0, description="Planned occurrences in all (occurrences may be one page)."
+    )
+    next_offset: int | None = Field(
+        default=None, description="The offset of the next page of occurrences; null at the end."
+    )
+
+
+@dataclass(frozen=True)
+class PlanFrame:
+    """What a plan's answer needs of its series besides the plan (small and picklable)."""
+
+    series_id: uuid.UUID
+    parties: dict[str, uuid.UUID]  # participant id -> party id
+    names: dict[str, str]  # participant id -> display name
+
+    @classmethod
+    def of(cls, ctx: SeriesContext) -> PlanFrame:
+        return cls(
+            series_id=ctx.series.id,
+            parties={str(pid): party.id for pid, (_, party) in ctx.rows.items()},
+            names={str(pid): row.name for pid, (row, _) in ctx.rows.items()},
+        )
+
+
+def plan_out(
+    frame: PlanFrame,
+    plan: Plan,
+    stored: dict[str, Occurrence] | None = None,
+    view: View = "full",
+    offset: int = 0,
+    limit: int | None = None,
+) -> PlanOut:
+    occurrences = []
+    end = len(plan.occurrences) if limit is None else min(len(plan.occurrences), offset + limit)
+    for occ in plan.occurrences[offset:end]:
+        row = (stored or {}).get(occ.date.isoformat())
+        occurrences.append(
+            PlannedOccurrenceOut(
+                id=row.id if row is not None else None,
+                sequence=row.sequence if row is not None else None,
+                index=occ.index,
+                date=occ.date,
+                start=occ.start,
+                end=occ.end,
+                # The planner's own values: built as they are (no validation pass), they are
+                # serialized as any model is.
+                participants=[
+                    ParticipantSlot.model_construct(
+                        participant_id=p.participant_id,
+                        local_start=p.local_start,
+                        local_end=p.local_end,
+                        timezone=p.timezone,
+                        burden_minutes=p.burden_minutes,
+                        inside_hours=p.inside_hours,
+                    )
+                    for p in (occ.participants if view == "full" else ())
+                    if p.burden_minutes >= 0  # infeasible optional people are conflicts
+                ],
+                conflicts=[
+                    ConflictOut.model_validate(c, from_attributes=True) for c in occ.conflicts
+                ],
+                notices=list(occ.notices),
+            )
+        )
+    burden = [
+        BurdenOut(
+            participant_id=b.participant_id,
+            party_id=frame.parties[b.participant_id],
+            prior_minutes=b.prior_minutes,
+            planned_minutes=b.planned_minutes,
+            total_minutes=b.total_minutes,
+        )
+        for b in plan.burden
+    ]
+    parties: dict[uuid.UUID, int] = {}
+    for b in burden:
+        parties[b.party_id] = parties.get(b.party_id, 0) + b.total_minutes
+    return PlanOut(
+        series_id=frame.series_id,
+        policy=plan.policy,
+        occurrences=occurrences,
+        unschedulable=[UnschedulableOut(date=u.date, reason=u.reason) for u in plan.unschedulable],
+        burden=burden,
+        party_burden=[
+            PartyBurdenOut(party_id=k, total_minutes=v) for k, v in sorted(parties.items(), key=str)
+        ],
+        max_burden_minutes=plan.max_burden_minutes,
+        total_burden_minutes=plan.total_burden_minutes,
+        optimal=plan.optimal,
+        skipped_past=SkippedPastOut(
+            count=plan.skipped_past.count,
+            first_kept=plan.skipped_past.first_kept,
+            detail=plan.skipped_past.sentence(),
+        ),
+        optimal_reason=plan.optimal_reason,
+        occurrence_count=len(plan.occurrences),
+        next_offset=end if end < len(plan.occurrences) else None,
+    )
+
+
+class OccurrenceOut(BaseModel):
+    id: uuid.UUID
+    series_id: uuid.UUID
+    index: int
+    date: date
+    start: datetime
+    end: datetime
+    status: Literal["scheduled", "cancelled"]
+    sequence: int
+    participants: list[ParticipantSlot]
+    notices: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+def occurrence_out(occ: Occurrence, ctx: SeriesContext) -> OccurrenceOut:
+    members = {str(m.participant_id) for m in ctx.members}
+    slots = []
+    for pid, minutes in sorted(occ.burden.items()):
+        person = ctx.people.get(uuid.UUID(pid))
+        if person is None or pid not in members:
+            continue
+        tz = zone(person.timezone)
+        slots.append(
+            ParticipantSlot(
+                participant_id=pid,
+                local_start=occ.start.astimezone(tz),
+                local_end=occ.end.astimezone(tz),
+                timezone=person.timezone,
+                burden_minutes=minutes,
+                inside_hours=minutes == 0,
+            )
+        )
+    data = occ.model_dump()
+    data["participants"] = slots
+    return OccurrenceOut.model_validate(data)
+
+
+def plan_json(
+    frame: PlanFrame,
+    view: View,
+    offset: int,
+    limit: int | None,
+    plan: Plan,
+) -> bytes:
+    """The answer to a plan preview as its JSON body, the names put in: what the API sends."""
+    return (
+        plan_out(frame, named(plan, frame.names), view=view, offset=offset, limit=limit)
+        .model_dump_json()
+        .encode()
+    )
