@@ -37,6 +37,7 @@ from app.heavy import HeavyWork
 from app.observability import RequestMetrics, configure_logging
 from app.ratelimit import PublicLinks, TokenBuckets, auth_failures
 from app.secret_box import secret_box
+from app.services import Services
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
@@ -103,30 +104,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for route in app.routes:
         if isinstance(route, Mount) and route.path == DOCS_ASSETS:
             route.app = docs_assets
-    app.state.settings = settings
     secret_box(settings)  # warns now, not at the first feed, when SCHEDULER_SECRET_KEY is unset
-    app.state.engine = engine
-    # Requests using the database at once, per process: no more than the pool holds.
-    app.state.connection_slots = ConnectionSlots(
-        settings.database_pool_size, settings.database_connect_timeout
+    runs_on = Services(
+        settings=settings,
+        engine=engine,
+        connection_slots=ConnectionSlots(
+            settings.database_pool_size, settings.database_connect_timeout
+        ),
+        head_revision=head_revision(settings.database_url),
+        known_revisions=known_revisions(settings.database_url),
+        heavy_work=heavy_work,
+        feed_cache=FeedCaches(),
+        feed_directory=directory,
+        feed_listener=listener,
+        read_cache=ReadCache(settings.read_cache_bytes) if settings.read_cache_bytes else None,
+        auth_failures=auth_failures(settings.auth_failure_burst, settings.auth_failure_per_minute),
+        clock=utcnow,  # tests replace it to travel in time
+        public_links=PublicLinks(
+            TokenBuckets(settings.feed_burst, settings.feed_per_minute),
+            TokenBuckets(settings.unknown_link_burst, settings.unknown_link_per_minute),
+        ),
     )
-    app.state.head_revision = head_revision(settings.database_url)
-    app.state.known_revisions = known_revisions(settings.database_url)
-    app.state.clock = utcnow  # tests replace it to travel in time
-    app.state.heavy_work = heavy_work
-    app.state.feed_cache = FeedCaches()
-    app.state.feed_directory = directory
-    app.state.read_cache = (
-        ReadCache(settings.read_cache_bytes) if settings.read_cache_bytes else None
-    )
-    app.state.feed_listener = listener
-    app.state.auth_failures = auth_failures(
-        settings.auth_failure_burst, settings.auth_failure_per_minute
-    )
-    app.state.public_links = PublicLinks(
-        TokenBuckets(settings.feed_burst, settings.feed_per_minute),
-        TokenBuckets(settings.unknown_link_burst, settings.unknown_link_per_minute),
-    )
+    app.state.services = runs_on  # read through app.services.services(), typed
     install_error_handlers(app)
     # Routes match in order, linearly: the public feed poll (most of all traffic) comes
     # right after the health checks instead of behind every /v1 route.
@@ -145,10 +144,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(shares.router, responses={**AUTHENTICATED, **error_responses(404, 422)})
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
-    app.add_middleware(RequestDay, state=app.state)
+    app.add_middleware(RequestDay, services=runs_on)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(CachedReads, state=app.state)
-    app.add_middleware(FeedPolls, state=app.state)
+    app.add_middleware(CachedReads, services=runs_on)
+    app.add_middleware(FeedPolls, services=runs_on)
     # Inside the metrics (the access log counts the wait), before everything else.
     app.add_middleware(
         ArrivalOrder,

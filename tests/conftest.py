@@ -22,6 +22,7 @@ import app.db.models
 import app.main as app_main
 from app.db import migrate
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -83,9 +84,9 @@ def running(application: FastAPI, portal: anyio.from_thread.BlockingPortal) -> I
     feed directory exact (the LISTEN thread or the SQLite watch), so feed polls are answered
     as in production."""
     with portal.wrap_async_context_manager(application.router.lifespan_context(application)):
-        if application.state.feed_listener is not None:
+        if services(application).feed_listener is not None:
             deadline = time.monotonic() + 10
-            while not application.state.feed_directory.live:
+            while not services(application).feed_directory.live:
                 assert time.monotonic() < deadline, "the feed change listener did not connect"
                 time.sleep(0.01)
         yield application
@@ -96,12 +97,12 @@ def clock_at(application: FastAPI, now: datetime) -> Iterator[datetime]:
     """The app's clock stands at ``now`` while the block runs. Not monkeypatch: pytest
     restores only attributes found in the instance ``__dict__``, and Starlette's State keeps
     its values elsewhere."""
-    real = application.state.clock
-    application.state.clock = lambda: now
+    real = services(application).clock
+    services(application).clock = lambda: now
     try:
         yield now
     finally:
-        application.state.clock = real
+        services(application).clock = real
 
 
 # Where the app's clock stands in every test (pinned_clock below): before every date the tests
@@ -122,7 +123,7 @@ def pinned_clock(
 ) -> Iterator[datetime]:
     """No test reads the wall clock through the app: the shared app's clock stands at
     ``pinned_now``, and so does the clock of every app the test creates (create_app's
-    default). ``clock_at`` or a new ``app.state.clock`` inside the test still moves it."""
+    default). ``clock_at`` or a new ``services(app).clock`` inside the test still moves it."""
     shared = request.getfixturevalue("app") if "app" in request.fixturenames else None
     monkeypatch.setattr(app_main, "utcnow", lambda: pinned_now)
     if shared is None:
@@ -147,12 +148,12 @@ def _wipe(engine: Engine) -> None:
 @pytest.fixture
 def app(shared_app: FastAPI) -> Iterator[FastAPI]:
     yield shared_app
-    _wipe(shared_app.state.engine)
+    _wipe(services(shared_app).engine)
 
 
 @pytest.fixture
 def engine(app: FastAPI) -> Engine:
-    engine: Engine = app.state.engine
+    engine: Engine = services(app).engine
     return engine
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.main import create_app
+from app.services import services
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def test_api_md_names_every_route() -> None:
     try:
         schema = app.openapi()
     finally:
-        app.state.engine.dispose()
+        services(app).engine.dispose()
     routes = {
         (method.upper(), path)
         for path, operations in schema["paths"].items()

@@ -17,23 +17,21 @@ from app.api.read_cache import SEEN
 from app.db.accounts import hash_secret, plausible_key
 from app.db.changes import LostRace
 from app.db.content_version import versions_of
-from app.db.engine import ConnectionSlots, session_scope
+from app.db.engine import session_scope
 from app.db.models import ApiKey, Workspace
-from app.db.types import utcnow
 from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
-from app.ratelimit import FailedAttempts
+from app.services import services
 from app.settings import Settings
 
 
 def get_settings_dep(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return services(request.app).settings
 
 
 async def database_slot(request: Request) -> AsyncIterator[None]:
     """Admission to the database (app.db.engine.ConnectionSlots), released as soon as the
     route function returns; 503 when no slot comes free in time."""
-    slots: ConnectionSlots = request.app.state.connection_slots
+    slots = services(request.app).connection_slots
     if not await slots.acquire():
         raise AppError(
             "database_unavailable",
@@ -53,7 +51,7 @@ DatabaseSlot = Depends(database_slot, scope="function")
 def get_session(request: Request, _: Annotated[None, DatabaseSlot]) -> Iterator[Session]:
     # scope="function" below: commit happens before the response is sent, so a 2xx
     # always means the write is durable.
-    yield from session_scope(request.app.state.engine)
+    yield from session_scope(services(request.app).engine)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -96,9 +94,9 @@ def get_workspace(
     if plausible_key(key):
         workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()
     if workspace is None:
-        limiter: FailedAttempts | None = getattr(request.app.state, "auth_failures", None)
-        if limiter is not None:
-            limiter.failed(request.client.host if request.client else "unknown")
+        services(request.app).auth_failures.failed(
+            request.client.host if request.client else "unknown"
+        )
         raise _unauthorized("This API key is not valid or has been revoked.")
     # What this request's answer is a function of (app.api.read_cache may keep it).
     setattr(request.state, SEEN, (workspace.id, versions_of(workspace)))
@@ -186,10 +184,8 @@ def retry_lost_race(endpoint: F) -> F:
 
 
 def now_of(request: Request) -> datetime:
-    """The request's clock: the app's pinned clock (tests, demos) or the real one."""
-    clock = getattr(request.app.state, "clock", None)
-    value: datetime = clock() if clock is not None else utcnow()
-    return value
+    """The request's clock: the app's (tests and demos pin it)."""
+    return services(request.app).clock()
 
 
 NowDep = Annotated[datetime, Depends(now_of)]

@@ -17,6 +17,7 @@ from app.db.models import Feed, Participant, Party, Series
 from app.db.types import utcnow
 from app.errors import AUTHENTICATED, error_responses, invalid, not_found
 from app.secret_box import secret_box
+from app.services import services
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses=AUTHENTICATED)
 
@@ -114,5 +115,5 @@ def revoke(
         raise not_found("feed")
     feed.revoked_at = utcnow()
     session.add(feed)
-    request.app.state.feed_cache.drop_feed(str(feed.id))
+    services(request.app).feed_cache.drop_feed(str(feed.id))
     return Response(status_code=204)

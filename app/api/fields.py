@@ -22,11 +22,11 @@ from pydantic import (
     WithJsonSchema,
 )
 from pydantic_core import core_schema
-from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.scheduling.horizon import Horizon
 from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
+from app.services import Services
 
 # C0, C1, Unicode line breaks, and bidi overrides (which can disguise a name on screen).
 _CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
@@ -175,18 +175,18 @@ def request_horizon() -> Horizon:
 
 
 class RequestDay:
-    """ASGI middleware: the request's today, read once from ``state.clock`` (which tests
+    """ASGI middleware: the request's today, read once from ``Services.clock`` (which tests
     pin), for the date fields and the rules that validate them."""
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.state = state
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _TODAY.set(self.state.clock().astimezone(UTC).date())
+        token = _TODAY.set(self.services.clock().astimezone(UTC).date())
         try:
             await self.app(scope, receive, send)
         finally:

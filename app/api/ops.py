@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from app.api.deps import DatabaseSlot
 from app.db.migrate import current_revision
 from app.errors import RETRY_AFTER_SECONDS, AppError, error_responses
+from app.services import services
 
 router = APIRouter(tags=["operations"])
 
@@ -39,7 +40,7 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Ready, responses=error_responses(503))
 def readyz(request: Request, _: Annotated[None, DatabaseSlot]) -> Ready:
     """The database answers and its schema is at the newest migration."""
-    engine = request.app.state.engine
+    engine = services(request.app).engine
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -51,9 +52,9 @@ def readyz(request: Request, _: Annotated[None, DatabaseSlot]) -> Ready:
             503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from exc
-    head = request.app.state.head_revision
+    head = services(request.app).head_revision
     if current != head:
-        known = current is None or current in request.app.state.known_revisions
+        known = current is None or current in services(request.app).known_revisions
         detail = (
             f"The database is at migration {current}, not {head}; run `python -m app migrate`."
             if known

@@ -40,7 +40,6 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +48,7 @@ from app.db.content_version import VERSION_COLUMNS
 from app.db.models import ApiKey, Workspace
 from app.errors import database_unavailable
 from app.observability import CACHE_OUTCOME
+from app.services import Services
 
 PEOPLE = ("participant_version", "party_version")  # a person's party fills their gaps
 
@@ -196,12 +196,12 @@ def _bearer(scope: Scope) -> str | None:
 class CachedReads:
     """ASGI middleware; see the module docstring. Inside the request metrics."""
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.state = state
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        cache: ReadCache | None = self.state.read_cache
+        cache = self.services.read_cache
         if (
             cache is None
             or scope["type"] != "http"
@@ -214,7 +214,7 @@ class CachedReads:
         if key is None or not plausible_key(key):
             await self.app(scope, receive, send)  # the full route answers 401 (or 429)
             return
-        engine: Engine = self.state.engine
+        engine = self.services.engine
         digest = hash_secret(key)
         try:
             if engine.dialect.name == "sqlite":
@@ -230,7 +230,7 @@ class CachedReads:
             return
         entry_key = (live[0], scope["path"], scope["query_string"])
         hit = cache.get(entry_key)
-        now: datetime = self.state.clock()
+        now = self.services.clock()
         if hit is not None and hit.current(live[1], now):
             scope["route"] = hit.route
             scope[CACHE_OUTCOME] = "hit"

@@ -15,7 +15,6 @@ from app.api.fields import Instant, Whole
 from app.db.models import Workspace
 from app.db.people import load_people
 from app.errors import AUTHENTICATED, error_responses, invalid
-from app.heavy import HeavyWork
 from app.scheduling.model import Person
 from app.scheduling.search import (
     MAX_PARTICIPANTS,
@@ -24,6 +23,7 @@ from app.scheduling.search import (
     search_slots,
 )
 from app.scheduling.work import search_cpu_seconds
+from app.services import services
 
 router = APIRouter(prefix="/v1", tags=["scheduling"], responses=AUTHENTICATED)
 
@@ -186,7 +186,7 @@ def post_search(
         body.limit,
     )
     minutes = int((body.end - body.start).total_seconds() // 60)
-    heavy: HeavyWork = request.app.state.heavy_work
+    heavy = services(request.app).heavy_work
     if heavy.offload(search_cpu_seconds(minutes, body.step_minutes, len(everyone))):
         slots = heavy.call(request.scope, search_slots, *args)  # off the event loop's GIL
     else:

@@ -42,6 +42,7 @@ from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import parse_recurrence, series_dates
 from app.scheduling.work import check_listing, check_plan_work
+from app.services import services
 from app.views.plans import (
     OccurrenceOut,
     PlanFrame,
@@ -379,9 +380,9 @@ def plan(
         past,
         now,
         partial(plan_json, PlanFrame.of(ctx), view, offset, limit),
-        heavy=request.app.state.heavy_work,
+        heavy=services(request.app).heavy_work,
         scope=request.scope,
-        time_budget_seconds=request.app.state.settings.plan_time_budget_seconds,
+        time_budget_seconds=services(request.app).settings.plan_time_budget_seconds,
     )
     return _json(body)
 
@@ -409,9 +410,9 @@ def schedule(
         ctx,
         past,
         now,
-        heavy=request.app.state.heavy_work,
+        heavy=services(request.app).heavy_work,
         scope=request.scope,
-        time_budget_seconds=request.app.state.settings.plan_time_budget_seconds,
+        time_budget_seconds=services(request.app).settings.plan_time_budget_seconds,
     )
     stored = schedules.store_plan(session, workspace, series, result, past)
     out = plan_out(PlanFrame.of(ctx), result, stored, view=view, offset=offset, limit=limit)

@@ -12,7 +12,6 @@ from prometheus_client import Counter
 from sqlalchemy import Engine, bindparam
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db.engine import session_scope
@@ -30,6 +29,7 @@ from app.feeds.directory import Entry, FeedDirectory
 from app.feeds.render import render_feed
 from app.lru import Lru
 from app.ratelimit import PublicLinks
+from app.services import Services, services
 
 router = APIRouter(tags=["feeds"])
 
@@ -192,7 +192,7 @@ def _cache_key(found: Entry, now: datetime) -> tuple[str, str, str]:
     return (str(found.feed_id), str(found.content_version), now.date().isoformat())
 
 
-def from_memory(state: State, token: str) -> RenderedFeed | None:
+def from_memory(state: Services, token: str) -> RenderedFeed | None:
     """The feed a poll gets when all it needs is in this process's memory (the token in
     the feed directory, the rendering in the cache, its link under its rate limit); None
     sends the poll down the full route, which also gives every error its answer."""
@@ -271,18 +271,17 @@ async def serve_feed(token: str, request: Request) -> Response:
     so it needs no admission slot (those guard sessions spanning several thread hops).
     Rendering always runs in the pool.
     """
-    limits: PublicLinks = request.app.state.public_links
-    engine: Engine = request.app.state.engine
+    state = services(request.app)
+    limits = state.public_links
+    engine = state.engine
     digest = token_digest(token)
-    found = (
-        None if digest is None else await _find(engine, request.app.state.feed_directory, digest)
-    )
+    found = None if digest is None else await _find(engine, state.feed_directory, digest)
     if found is None:
         limits.unknown(request.client.host if request.client else "unknown")
         raise _not_found()
     limits.hit_link(str(found.feed_id))
-    now = request.app.state.clock()
-    caches: FeedCaches = request.app.state.feed_cache
+    now = state.clock()
+    caches = state.feed_cache
     key = _cache_key(found, now)
     rendered = caches.by_workspace_version.get(key)
     if rendered is None:
@@ -320,15 +319,15 @@ class FeedPolls:
 
     ROUTE = _RouteName("/feeds/{token}.ics")
 
-    def __init__(self, app: ASGIApp, state: State) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.state = state
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
             path: str = scope["path"]
             if path.startswith("/feeds/") and path.endswith(".ics") and path.count("/") == 2:
-                rendered = from_memory(self.state, path[7:-4])
+                rendered = from_memory(self.services, path[7:-4])
                 if rendered is not None:
                     inm = ims = None
                     for name, value in scope["headers"]:

@@ -16,9 +16,9 @@ from app.db import schedules
 from app.db.links import find_link
 from app.db.models import Occurrence, Series, ShareLink, Workspace
 from app.errors import AppError
-from app.ratelimit import PublicLinks
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
+from app.services import services
 from app.share.render import (
     Balance,
     LocalSlot,
@@ -191,7 +191,7 @@ def share_page(
     ] = None,
 ) -> HTMLResponse:
     """The series' timeline page: ribbons of the chosen week, rotation and burden charts."""
-    limits: PublicLinks = request.app.state.public_links
+    limits = services(request.app).public_links
     found = load_share(session, token)
     if found is None:
         limits.unknown(request.client.host if request.client else "unknown")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from app.api.deps import SessionDep, SettingsDep, now_of
 from app.errors import error_responses
+from app.services import services
 from app.slack.blocks import notice
 from app.slack.commands import Deferred, parse_payload, respond
 from app.slack.delivery import allowed_response_url, deliver
@@ -57,7 +58,7 @@ def slash_command(
     Everything else is a 200 Block Kit reply for Slack.
     """
     command = parse_payload(body)
-    accept_once(request.app.state.engine, request.headers)
+    accept_once(services(request.app).engine, request.headers)
     outcome = respond(session, command, now_of(request), settings)
     if not isinstance(outcome, Deferred):
         return outcome.payload()
@@ -67,5 +68,5 @@ def slash_command(
             ":warning: This answer takes a moment, but the reply address Slack sent is not one "
             "this server posts to (see SCHEDULER_SLACK_RESPONSE_URL_PREFIXES)."
         ).payload()
-    background.add_task(deliver, request.app.state.engine, command.response_url, outcome.job)
+    background.add_task(deliver, services(request.app).engine, command.response_url, outcome.job)
     return outcome.ack.payload()

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from app.db.models import SlackRequest
 from app.errors import AppError
+from app.services import services
 
 # Slack's slash-command payloads are a few hundred bytes; this bounds what we buffer unsigned.
 MAX_BODY_BYTES = 64 * 1024
@@ -70,7 +71,7 @@ def _too_large() -> AppError:
 
 async def verified_body(request: Request) -> bytes:
     """The raw body of a request Slack signed; 503 without a secret, 401 for anything else."""
-    secret = request.app.state.settings.slack_signing_secret
+    secret = services(request.app).settings.slack_signing_secret
     if secret is None:
         raise AppError(
             "slack_not_configured",

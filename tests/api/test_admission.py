@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.admission import ArrivalOrder
 from app.main import create_app
+from app.services import services
 from tests.conftest import make_settings
 
 
@@ -157,5 +158,5 @@ def test_the_service_queues_by_its_setting(database_url: str) -> None:
         stack = getattr(stack, "app", None)
     gates = [layer for layer in layers if isinstance(layer, ArrivalOrder)]
     assert len(gates) == 1 and gates[0].limit == 7
-    assert gates[0].wait_seconds == app.state.settings.database_connect_timeout
-    app.state.engine.dispose()
+    assert gates[0].wait_seconds == services(app).settings.database_connect_timeout
+    services(app).engine.dispose()

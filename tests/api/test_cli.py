@@ -19,6 +19,7 @@ from sqlalchemy import create_engine
 from app import __main__ as cli
 from app.db import migrate
 from app.main import create_app
+from app.services import services
 from app.settings import get_settings
 from tests.conftest import Client, make_settings, table_counts
 from tests.serving import free_port, tries_until
@@ -59,7 +60,7 @@ def client_for(portal: anyio.from_thread.BlockingPortal, db: str) -> Iterator[An
 
     yield build
     for application in apps:
-        application.state.engine.dispose()
+        services(application).engine.dispose()
 
 
 def _counts(url: str) -> dict[str, int]:

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from sqlmodel import Session, SQLModel
 
 from app.db.models import Occurrence, Participant, Party, Series, Workspace
+from app.services import services
 from tests.conftest import ADMIN_TOKEN, NY_HOURS
 from tests.serving import Service, serve
 
@@ -206,7 +207,7 @@ def test_same_if_match_twenty_times_at_once_one_wins(
     kind: str, service: Service, c: httpx.Client, app: FastAPI
 ) -> None:
     target = _target(c, kind)
-    before = target.counter(app.state.engine)
+    before = target.counter(services(app).engine)
     etag = c.get(target.path).headers["etag"] if target.list_path is None else None
     if etag is None:
         etag = f'W/"{target.object_id}-{before}"'
@@ -221,7 +222,7 @@ def test_same_if_match_twenty_times_at_once_one_wins(
         assert "ETag" in lost.json()["detail"]
     ((i, won),) = [(i, r) for i, r in enumerate(answers) if r.status_code == 200]
     # The winner's change is what is stored, and its ETag names the stored row.
-    assert target.counter(app.state.engine) == before + 1
+    assert target.counter(services(app).engine) == before + 1
     assert _etag_counter(won.headers["etag"]) == before + 1
     assert _shown(won.json(), target.change(i)) == _asked(target.change(i))
     now = target.read(c)
@@ -237,7 +238,7 @@ def test_twenty_changes_at_once_without_if_match_each_count_once(
     kind: str, service: Service, c: httpx.Client, app: FastAPI
 ) -> None:
     target = _target(c, kind)
-    before = target.counter(app.state.engine)
+    before = target.counter(services(app).engine)
 
     answers = _race(service, c, target, None)
 
@@ -246,7 +247,7 @@ def test_twenty_changes_at_once_without_if_match_each_count_once(
     # its own, and the stored counter went up by exactly the number of answers.
     counters = sorted(_etag_counter(r.headers["etag"]) for r in answers)
     assert counters == list(range(before + 1, before + RACERS + 1))
-    assert target.counter(app.state.engine) == before + RACERS
+    assert target.counter(services(app).engine) == before + RACERS
     if kind == "occurrence":
         assert sorted(r.json()["sequence"] for r in answers) == counters
     # Each answer shows its own change; the stored row is the last one's (highest counter).

@@ -8,6 +8,7 @@ import asyncio
 from fastapi import FastAPI
 
 from app.db.engine import ConnectionSlots
+from app.services import services
 from tests.conftest import Client
 
 
@@ -37,8 +38,8 @@ def test_without_a_free_slot_requests_get_503_and_liveness_stays_up(
     api: Client, client: Client, app: FastAPI
 ) -> None:
     assert api.get("/v1/parties").status_code == 200
-    real = app.state.connection_slots
-    app.state.connection_slots = ConnectionSlots(0, wait_seconds=0.05)
+    real = services(app).connection_slots
+    services(app).connection_slots = ConnectionSlots(0, wait_seconds=0.05)
     try:
         for r in (api.get("/v1/parties?limit=7"), client.get("/readyz")):
             assert r.status_code == 503, r.text
@@ -51,4 +52,4 @@ def test_without_a_free_slot_requests_get_503_and_liveness_stays_up(
         # Likewise a repeated read answered by app.api.read_cache: one query, one call.
         assert api.get("/v1/parties").status_code == 200
     finally:
-        app.state.connection_slots = real
+        services(app).connection_slots = real

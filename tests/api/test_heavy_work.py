@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from app.admission import ArrivalOrder
 from app.db import schedules
 from app.heavy import HeavyWork
+from app.services import services
 from app.views.plans import PlanOut
 from tests.conftest import Client, make_participant, make_party, make_series
 
@@ -121,15 +122,15 @@ def test_a_plan_computed_in_the_pool_is_answered_there_exactly_as_in_its_worker(
     path = f"/v1/series/{series['id']}/plan"
 
     answers = {}
-    real = app.state.heavy_work  # app.state is no monkeypatch target
+    real = services(app).heavy_work  # app.state is no monkeypatch target
     for where, pool in (("worker", 0), ("pool", 1)):
         monkeypatch.setattr(schedules, "PLANS", schedules.PlanMemo())
         heavy = HeavyWork(processes=pool, queue=1, wait_seconds=60, inline_seconds=0)
-        app.state.heavy_work = heavy
+        services(app).heavy_work = heavy
         try:
             r = api.post(path, params=params)
         finally:
-            app.state.heavy_work = real
+            services(app).heavy_work = real
             heavy.close()
         assert r.status_code == 200, r.text
         assert len(schedules.PLANS) == 1  # kept in the worker either way

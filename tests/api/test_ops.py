@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from app.db import migrate
 from app.main import create_app
+from app.services import services
 from tests.api.conftest import error_of, locs
 from tests.conftest import ADMIN_TOKEN, Client, counting_rows, make_party, make_settings
 
@@ -33,7 +34,7 @@ def make_client(portal: anyio.from_thread.BlockingPortal) -> Iterator[Any]:
 
     yield build
     for application in apps:
-        application.state.engine.dispose()
+        services(application).engine.dispose()
 
 
 def test_healthz(client: Client) -> None:

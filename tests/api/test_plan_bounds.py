@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from app.services import services
 from tests.conftest import (
     Client,
     clock_at,
@@ -120,12 +121,12 @@ def test_a_plan_cut_short_says_optimal_false_with_the_reason(
     proven = api.post(plan).json()
     assert proven["optimal"] is True and proven["optimal_reason"] is None
 
-    real = app.state.settings
-    app.state.settings = real.model_copy(update={"plan_time_budget_seconds": 1e-9})
+    real = services(app).settings
+    services(app).settings = real.model_copy(update={"plan_time_budget_seconds": 1e-9})
     try:
         cut = api.post(plan)
     finally:
-        app.state.settings = real
+        services(app).settings = real
     assert cut.status_code == 200, cut.text
     body = cut.json()
     assert body["optimal"] is False

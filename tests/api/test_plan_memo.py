@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.db import schedules
+from app.services import services
 from tests.conftest import Client, make_participant, make_party, make_series
 
 DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
@@ -34,13 +35,13 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def clock(app: FastAPI) -> Iterator[Callable[[str], None]]:
     """Sets the service's clock (restored afterwards; app.state is no monkeypatch target)."""
-    real = app.state.clock
+    real = services(app).clock
 
     def at(when: str) -> None:
-        app.state.clock = lambda: datetime.fromisoformat(when).astimezone(UTC)
+        services(app).clock = lambda: datetime.fromisoformat(when).astimezone(UTC)
 
     yield at
-    app.state.clock = real
+    services(app).clock = real
 
 
 def _new_york_and_manila(api: Client) -> tuple[dict[str, Any], str]:

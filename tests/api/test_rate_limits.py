@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app.main import create_app
 from app.ratelimit import TokenBuckets
+from app.services import services
 from tests.conftest import PUBLIC_BASE, Client, make_settings, new_workspace, statements
 
 
@@ -30,7 +31,7 @@ def strict(
     )
     strict_app = create_app(settings)
     yield Client(strict_app, portal)
-    strict_app.state.engine.dispose()
+    services(strict_app).engine.dispose()
 
 
 def test_feed_link_is_limited_per_link(strict: Client) -> None:
@@ -135,7 +136,7 @@ def test_a_valid_api_key_works_from_an_address_throttled_for_bad_ones(strict: Cl
 def test_a_throttled_guess_costs_at_most_one_lookup(strict: Client) -> None:
     """The throttle still protects the database: a guess of the right shape is one indexed
     query, anything that cannot be a token none."""
-    engine = strict.app.state.engine
+    engine = services(strict.app).engine
     for i in range(3):
         strict.get(f"/feeds/{'x' * 40}{i}.ics")
     with statements(engine) as sql:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from app.api.read_cache import CACHEABLE, ReadCache, Stored
 from app.db.content_version import VERSION_COLUMNS
 from app.main import create_app
+from app.services import services
 from tests.conftest import (
     Client,
     clock_at,
@@ -37,7 +38,7 @@ def elsewhere(
     first: another worker or host behind the load balancer."""
     other = create_app(make_settings(database_url))
     yield other
-    other.state.engine.dispose()
+    services(other).engine.dispose()
 
 
 def _as(application: FastAPI, portal: anyio.from_thread.BlockingPortal, c: Client) -> Client:
@@ -145,14 +146,14 @@ def test_conditions_take_the_full_route_and_the_balance_follows_the_clock(
 ) -> None:
     w = _world(api)
     balance = f"/v1/series/{w['series']['id']}/balance"
-    real = app.state.clock
+    real = services(app).clock
     try:
-        app.state.clock = lambda: datetime(2026, 12, 1, tzinfo=UTC)
+        services(app).clock = lambda: datetime(2026, 12, 1, tzinfo=UTC)
         early = api.get(balance).json()
-        app.state.clock = lambda: datetime(2027, 3, 1, tzinfo=UTC)
+        services(app).clock = lambda: datetime(2027, 3, 1, tzinfo=UTC)
         late = api.get(balance).json()
     finally:
-        app.state.clock = real
+        services(app).clock = real
     assert early["as_of"] != late["as_of"]
     party = f"/v1/parties/{w['party']['id']}"
     etag = api.get(party).headers["etag"]
@@ -169,11 +170,11 @@ def test_turned_off_every_read_takes_the_full_route(
     try:
         api = _as(plain, portal, new_workspace(Client(plain, portal))[0])
         assert api.get("/v1/parties").status_code == 200
-        with statements(plain.state.engine) as sql:
+        with statements(services(plain).engine) as sql:
             assert api.get("/v1/parties").status_code == 200
         assert len(sql) >= 2
     finally:
-        plain.state.engine.dispose()
+        services(plain).engine.dispose()
 
 
 def test_the_cache_is_bounded_in_bytes() -> None:
@@ -303,7 +304,7 @@ def test_a_write_drops_exactly_the_answers_that_show_what_it_changed(
                 assert answer.json() == fresh.json(), (what, template)
                 assert answer.headers.get("etag") == fresh.headers.get("etag"), (what, template)
     finally:
-        plain.state.engine.dispose()
+        services(plain).engine.dispose()
 
 
 def test_a_balance_is_kept_until_the_next_occurrence_starts_and_says_when_it_was_sent(

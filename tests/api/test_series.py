@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi import FastAPI
 
+from app.services import services
 from tests.conftest import Client, counting_rows, make_participant, make_party
 
 MANILA_NIGHT = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
@@ -189,9 +190,9 @@ def test_reschedule_after_time_passes_keeps_past_and_counts_prior(
     people = _people(api)
     s = _series(api, people)
     stored = api.post(f"/v1/series/{s['id']}/schedule").json()["occurrences"]
-    real_clock = app.state.clock
+    real_clock = services(app).clock
     # Travel to just after the third meeting.
-    app.state.clock = lambda: datetime.fromisoformat(stored[2]["end"]) + timedelta(minutes=1)
+    services(app).clock = lambda: datetime.fromisoformat(stored[2]["end"]) + timedelta(minutes=1)
     try:
         plan = api.post(f"/v1/series/{s['id']}/plan").json()
         assert [o["date"] for o in plan["occurrences"]] == [o["date"] for o in stored[3:]]
@@ -206,7 +207,7 @@ def test_reschedule_after_time_passes_keeps_past_and_counts_prior(
         balance = api.get(f"/v1/series/{s['id']}/balance").json()
         assert {p["participant_id"]: p["past_minutes"] for p in balance["participants"]} == prior
     finally:
-        app.state.clock = real_clock
+        services(app).clock = real_clock
 
 
 def test_move_and_cancel_bump_sequence(api: Client) -> None:
@@ -376,12 +377,12 @@ def test_notices_name_people_not_ids(api: Client, app: FastAPI) -> None:
     people = _people(api)
     # Across New York's DST end on 2026-11-01 Manila's local time moves.
     s = _series(api, people, start_date="2026-10-20", count=4, step_minutes=30)
-    real_clock = app.state.clock
-    app.state.clock = lambda: datetime(2026, 10, 1, tzinfo=UTC)
+    real_clock = services(app).clock
+    services(app).clock = lambda: datetime(2026, 10, 1, tzinfo=UTC)
     try:
         plan = api.post(f"/v1/series/{s['id']}/plan").json()
     finally:
-        app.state.clock = real_clock
+        services(app).clock = real_clock
     notices = [n for o in plan["occurrences"] for n in o["notices"]]
     assert notices, "the DST change must produce a notice"
     assert any("Dana" in n or "Maria" in n for n in notices)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from app.db.accounts import hash_secret
 from app.main import create_app
+from app.services import services
 from tests.api.conftest import error_of, locs
 from tests.conftest import ADMIN_TOKEN, Client, counting_rows, make_settings, new_workspace
 
@@ -66,7 +67,7 @@ def test_create_workspace_is_disabled_without_a_configured_token(
                 body = error_of(r, 403, "forbidden")
                 assert "SCHEDULER_ADMIN_TOKEN" in body["detail"]
     finally:
-        application.state.engine.dispose()
+        services(application).engine.dispose()
 
 
 @pytest.mark.parametrize(

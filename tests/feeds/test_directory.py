@@ -15,6 +15,7 @@ from app.db import migrate
 from app.feeds.directory import ChangeListener, Entry, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCache
 from app.main import create_app
+from app.services import services
 from tests.conftest import (
     PUBLIC_BASE,
     Client,
@@ -98,9 +99,9 @@ def test_a_known_token_is_served_without_the_database(
         again = client.get(path, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
     assert sql == [], "a known token needs no query"
-    directory: FeedDirectory = app.state.feed_directory
+    directory: FeedDirectory = services(app).feed_directory
     assert directory.live and len(directory) >= 1
-    watcher = app.state.feed_listener
+    watcher = services(app).feed_listener
     if engine.dialect.name == "postgresql":
         assert isinstance(watcher, ChangeListener)
     else:
@@ -113,7 +114,7 @@ def test_answers_from_memory_equal_the_full_routes(
     """The first poll takes the full route (token and rendering not yet in memory); the
     next ones are answered by the FeedPolls middleware. They must not differ."""
     path = _feed_path(api)
-    directory: FeedDirectory = app.state.feed_directory
+    directory: FeedDirectory = services(app).feed_directory
 
     def answer(method: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
         r = client.request(method, path, headers=headers)
@@ -127,7 +128,7 @@ def test_answers_from_memory_equal_the_full_routes(
         ("GET", {"If-None-Match": '"nope", W/"other"'}),
     ]:
         directory.reset()
-        app.state.feed_cache.by_workspace_version = FeedCache()
+        services(app).feed_cache.by_workspace_version = FeedCache()
         full_route = answer(method, **headers)
         from_memory = answer(method, **headers)
         assert from_memory == full_route, (method, headers)
@@ -183,9 +184,9 @@ def test_a_lost_listener_falls_back_to_the_database_then_recovers(
         dsn = url.render_as_string(hide_password=False)
         migrate.upgrade(dsn)
         with running(create_app(make_settings(dsn)), portal) as application:
-            engine: Engine = application.state.engine
-            directory: FeedDirectory = application.state.feed_directory
-            listener = application.state.feed_listener
+            engine: Engine = services(application).engine
+            directory: FeedDirectory = services(application).feed_directory
+            listener = services(application).feed_listener
             client = Client(application, portal)
             api = new_workspace(client)[0]
             path = _feed_path(api)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from app.services import services
 from tests.conftest import PUBLIC_BASE, Client, clock_at, make_participant, make_party, statements
 from tests.feeds.clients import read_with_all_clients
 
@@ -346,7 +347,7 @@ def test_time_off_does_not_rebuild_feeds(
     api.post(f"/v1/series/{series['id']}/schedule")
     feed = _path(_feed(api, "participant", people["mnl"]["id"]))
     etag = client.get(feed).headers["etag"]
-    engine = app.state.engine
+    engine = services(app).engine
     before = _versions(engine)
     builds: list[object] = []
     real = routes.build_calendar
@@ -418,7 +419,7 @@ def test_after_a_write_the_workspace_is_read_once_for_all_its_feeds(
         _path(_feed(api, "workspace", None)),
     ]
     etags = {path: client.get(path).headers["etag"] for path in feeds}
-    engine = app.state.engine
+    engine = services(app).engine
 
     def view_reads(sql: list[str]) -> list[str]:
         # The token lookup (the write also made the directory forget these tokens) aside.

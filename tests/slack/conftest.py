@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from slack_sdk.signature import SignatureVerifier
 
+from app.services import services
 from app.slack import delivery
 from tests.conftest import SLACK_SECRET, Client, make_participant, make_party
 
@@ -275,7 +276,7 @@ def response_url(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[Resp
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     catcher.url = f"{base}commands/{TEAM}/1/secret"
-    monkeypatch.setattr(app.state.settings, "slack_response_url_prefixes", [base])
+    monkeypatch.setattr(services(app).settings, "slack_response_url_prefixes", [base])
     monkeypatch.setattr(delivery, "RETRY_DELAY_SECONDS", 0.0)
     try:
         yield catcher

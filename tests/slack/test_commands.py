@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.db.links import find_link
 from app.db.models import Feed
+from app.services import services
 from app.slack.blocks import Reply
 from app.slack.commands import PlanJob
 from app.slack.delivery import deliver
@@ -216,7 +217,7 @@ def test_balance_per_person_and_party_in_hours(client: Client, demo: Demo, app: 
 
 def test_balance_by_id_counts_past_meetings(client: Client, demo: Demo, app: Any) -> None:
     first = upcoming(demo.api, demo.ops["id"])[0]
-    app.state.clock = lambda: datetime.fromisoformat(first["end"]) + timedelta(minutes=1)
+    services(app).clock = lambda: datetime.fromisoformat(first["end"]) + timedelta(minutes=1)
     text = mrkdwn(reply_of(slash(client, f"balance {demo.ops['id']}")))
     dana = next(
         p for p in first["participants"] if p["participant_id"] == demo.people["dana"]["id"]

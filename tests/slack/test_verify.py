@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from app.main import create_app
+from app.services import services
 from app.slack.verify import CLOCK_MARGIN_SECONDS, FRESH_SECONDS, first_time
 from tests.api.conftest import error_of
 from tests.conftest import Client, counting_rows, make_settings, table_counts
@@ -153,7 +154,7 @@ def test_no_secret_configured_is_503(
     linked: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(app.state.settings, "slack_signing_secret", None)
+    monkeypatch.setattr(services(app).settings, "slack_signing_secret", None)
     body = form_body(WRITING_TEXT)
     with counting_rows(engine):
         r = client.post("/slack/commands", content=body, headers=signed(body))
@@ -225,7 +226,7 @@ def test_a_replay_to_another_worker_is_refused(
         replay = Client(other_worker, portal).post("/slack/commands", content=body, headers=headers)
         error_of(replay, 401, "unauthorized")
     finally:
-        other_worker.state.engine.dispose()
+        services(other_worker).engine.dispose()
 
 
 def test_parallel_replays_are_accepted_once(
