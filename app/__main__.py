@@ -62,7 +62,7 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
                 "error: the database is not migrated; run `python -m app migrate`", file=sys.stderr
             )
             return 1
-        for session in session_scope(engine):
+        with session_scope(engine) as session:
             workspace, key = create_workspace(session, name)
             print(json.dumps({"id": str(workspace.id), "name": workspace.name, "api_key": key}))
     except OperationalError as exc:
@@ -82,7 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = get_settings()
     _migrate()
     engine = make_engine(settings.database_url)
-    for session in session_scope(engine):
+    with session_scope(engine) as session:
         summary = load_demo(session, settings.public_base)
     engine.dispose()
     print(json.dumps(summary, indent=2))

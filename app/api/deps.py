@@ -51,7 +51,8 @@ DatabaseSlot = Depends(database_slot, scope="function")
 def get_session(request: Request, _: Annotated[None, DatabaseSlot]) -> Iterator[Session]:
     # scope="function" below: commit happens before the response is sent, so a 2xx
     # always means the write is durable.
-    yield from session_scope(services(request.app).engine)
+    with session_scope(services(request.app).engine) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -53,8 +54,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _: Any) -> None:
     cur.close()
 
 
+@contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """Commit when the block ends normally, roll back on any exception."""
+    """``with session_scope(engine) as session``: commits when the block ends normally,
+    rolls back on any exception."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

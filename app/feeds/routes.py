@@ -215,7 +215,7 @@ def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> 
     key = (found.workspace_id, found.content_version)
 
     def load() -> WorkspaceView:
-        for session in session_scope(engine):
+        with session_scope(engine) as session:
             workspace = session.get(Workspace, found.workspace_id)
             if workspace is None:
                 raise _not_found()
@@ -235,7 +235,7 @@ def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> 
     cached = caches.by_data_version.get(cache_key)
     if cached is not None:
         return cached
-    for session in session_scope(engine):
+    with session_scope(engine) as session:
         workspace = session.get(Workspace, found.workspace_id)
         if workspace is None:
             raise _not_found()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -21,8 +20,6 @@ log = logging.getLogger("app.slack")
 
 POST_TIMEOUT_SECONDS = 5.0
 RETRY_DELAY_SECONDS = 0.5
-
-_session = contextmanager(session_scope)
 
 
 def allowed_response_url(url: str, prefixes: Sequence[str]) -> bool:
@@ -75,7 +72,7 @@ def post_reply(url: str, payload: dict[str, Any]) -> bool:
 def deliver(engine: Engine, url: str, job: Callable[[Session], Reply]) -> None:
     """Run ``job`` in its own session (the request's is closed by now) and post its reply."""
     try:
-        with _session(engine) as session:
+        with session_scope(engine) as session:
             reply = job(session)
     except Exception as exc:
         explanation = explained(exc)
