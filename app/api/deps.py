@@ -18,7 +18,7 @@ from app.db.accounts import hash_secret, plausible_key
 from app.db.changes import LostRace
 from app.db.content_version import versions_of
 from app.db.engine import session_scope
-from app.db.models import ApiKey, Workspace
+from app.db.models import ApiKey, Series, Workspace
 from app.errors import RETRY_AFTER_SECONDS, AppError, not_found
 from app.services import services
 from app.settings import Settings
@@ -117,6 +117,14 @@ def load_owned(
     if obj is None or getattr(obj, "workspace_id", None) != workspace.id:
         raise not_found(what)
     return obj
+
+
+def owned_series(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Series:
+    """The series of the path, if it is the caller's (404 otherwise)."""
+    return load_owned(session, Series, series_id, workspace, "series")
+
+
+OwnedSeries = Annotated[Series, Depends(owned_series)]
 
 
 def etag_of(obj: SQLModel) -> str:

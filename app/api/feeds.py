@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import SQLModel, col, select
 
-from app.api.deps import SessionDep, SettingsDep, WorkspaceDep
+from app.api.deps import NowDep, SessionDep, SettingsDep, WorkspaceDep
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.db.changes import revoke_live
 from app.db.links import issue_feed, link_urls
 from app.db.models import Feed, Participant, Party, Series
-from app.db.types import utcnow
-from app.errors import AUTHENTICATED, error_responses, invalid, not_found
+from app.errors import AUTHENTICATED, error_responses, invalid
 from app.secret_box import secret_box
 from app.services import services
 
@@ -107,13 +107,13 @@ def list_(
 
 @router.delete("/{feed_id}", status_code=204, responses=error_responses(404, 422))
 def revoke(
-    feed_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, request: Request
+    feed_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
+    now: NowDep,
 ) -> Response:
     """Revoke at once: the next poll of the URL gets 404."""
-    feed = session.get(Feed, feed_id)
-    if feed is None or feed.workspace_id != workspace.id or feed.revoked_at is not None:
-        raise not_found("feed")
-    feed.revoked_at = utcnow()
-    session.add(feed)
+    feed = revoke_live(session, Feed, feed_id, "feed", now, workspace_id=workspace.id)
     services(request.app).feed_cache.drop_feed(str(feed.id))
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 from sqlmodel import delete as delete_rows
 
 from app.api.deps import (
@@ -34,10 +34,10 @@ from app.api.fields import (
     check_holiday_calendar,
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
-from app.db.changes import touch
-from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
-from app.db.people import effective
-from app.errors import AUTHENTICATED, AppError, error_responses, invalid, not_found
+from app.db.changes import refuse_nulls, touch
+from app.db.models import Participant, Party, TimeOff
+from app.db.people import check_participant_removable, check_slack_user_free, effective, party_in
+from app.errors import AUTHENTICATED, error_responses, not_found
 from app.scheduling.model import InvalidInput
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=AUTHENTICATED)
@@ -153,31 +153,6 @@ def public_participant(
     return ParticipantPublic.model_validate(data)
 
 
-def _party_of(session: Session, workspace: Workspace, party_id: uuid.UUID) -> Party:
-    party = session.get(Party, party_id)
-    if party is None or party.workspace_id != workspace.id:
-        raise invalid(("party_id",), "party_id does not name a party in this workspace.")
-    return party
-
-
-def _slack_user_free(
-    session: Session, workspace: Workspace, slack_user_id: str | None, me: uuid.UUID | None
-) -> None:
-    if not slack_user_id:
-        return
-    other = session.exec(
-        select(Participant.id).where(
-            Participant.workspace_id == workspace.id,
-            Participant.slack_user_id == slack_user_id,
-            Participant.id != me,
-        )
-    ).first()
-    if other is not None:
-        raise AppError(
-            "conflict", f"Slack user {slack_user_id} is already linked to another participant.", 409
-        )
-
-
 @router.post(
     "",
     status_code=201,
@@ -187,8 +162,8 @@ def _slack_user_free(
 def create(
     body: ParticipantCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> ParticipantPublic:
-    party = _party_of(session, workspace, body.party_id)
-    _slack_user_free(session, workspace, body.slack_user_id, None)
+    party = party_in(session, workspace, body.party_id)
+    check_slack_user_free(session, workspace, body.slack_user_id, None)
     participant = Participant(workspace_id=workspace.id, **body.model_dump())
     session.add(participant)
     session.flush()
@@ -243,12 +218,10 @@ def update(
     participant = load_owned(session, Participant, participant_id, workspace, "participant")
     check_if_match(if_match, participant)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "party_id", "max_stretch_minutes"):
-        if required in changes and changes[required] is None:
-            raise invalid((required,), f"{required} cannot be null.")
+    refuse_nulls(changes, ("name", "party_id", "max_stretch_minutes"))
     party_id = changes.get("party_id", participant.party_id)
-    party = _party_of(session, workspace, party_id)
-    _slack_user_free(session, workspace, changes.get("slack_user_id"), participant.id)
+    party = party_in(session, workspace, party_id)
+    check_slack_user_free(session, workspace, changes.get("slack_user_id"), participant.id)
     apply_calendar_change(changes, participant.holiday_country, participant.holiday_subdivision)
     if changes:
         touch(session, participant, changes)
@@ -258,17 +231,7 @@ def update(
 @router.delete("/{participant_id}", status_code=204, responses=error_responses(404, 409, 422))
 def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     participant = load_owned(session, Participant, participant_id, workspace, "participant")
-    in_series = session.exec(
-        select(SeriesParticipant.series_id).where(
-            SeriesParticipant.participant_id == participant.id
-        )
-    ).first()
-    if in_series is not None:
-        raise AppError(
-            "conflict",
-            "This participant is in a meeting series; remove them from the series first.",
-            409,
-        )
+    check_participant_removable(session, participant)
     # One statement, before the participant: deleting loaded rows let the unit of work order
     # the participant first, the FK cascade then removed them and SQLAlchemy warned.
     session.exec(delete_rows(TimeOff).where(col(TimeOff.participant_id) == participant.id))

@@ -28,9 +28,10 @@ from app.api.fields import (
     check_holiday_calendar,
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
-from app.db.changes import touch
-from app.db.models import Participant, Party
-from app.errors import AUTHENTICATED, AppError, error_responses, invalid
+from app.db.changes import refuse_nulls, touch
+from app.db.models import Party
+from app.db.people import check_party_removable
+from app.errors import AUTHENTICATED, error_responses
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"], responses=AUTHENTICATED)
 
@@ -143,9 +144,7 @@ def update(
     party = load_owned(session, Party, party_id, workspace, "party")
     check_if_match(if_match, party)
     changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "role", "timezone", "working_hours"):
-        if required in changes and changes[required] is None:
-            raise invalid((required,), f"{required} cannot be null for a party.")
+    refuse_nulls(changes, ("name", "role", "timezone", "working_hours"))
     apply_calendar_change(changes, party.holiday_country, party.holiday_subdivision)
     if changes:
         touch(session, party, changes)
@@ -155,12 +154,6 @@ def update(
 @router.delete("/{party_id}", status_code=204, responses=error_responses(404, 409, 422))
 def delete(party_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
     party = load_owned(session, Party, party_id, workspace, "party")
-    members = session.exec(select(Participant.id).where(Participant.party_id == party.id)).first()
-    if members is not None:
-        raise AppError(
-            "conflict",
-            "This party still has participants; move or delete them first.",
-            409,
-        )
+    check_party_removable(session, party)
     session.delete(party)
     return Response(status_code=204)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.api.deps import (
     NowDep,
+    OwnedSeries,
     SessionDep,
     WorkspaceDep,
     check_if_match,
@@ -34,10 +35,9 @@ from app.api.fields import (
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
 from app.db import schedules
-from app.db.changes import touch
-from app.db.models import Feed, Occurrence, Series, SeriesParticipant, ShareLink, Workspace
+from app.db.changes import refuse_nulls, touch
+from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
-from app.db.types import utcnow
 from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import parse_recurrence, series_dates
@@ -243,10 +243,8 @@ def list_(
 
 
 @router.get("/{series_id}", response_model=SeriesPublic, responses=error_responses(404, 422))
-def read(
-    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
-) -> SeriesPublic:
-    return _public(session, load_owned(session, Series, series_id, workspace, "series"), response)
+def read(series: OwnedSeries, session: SessionDep, response: Response) -> SeriesPublic:
+    return _public(session, series, response)
 
 
 @router.patch(
@@ -265,18 +263,19 @@ def update(
     series = load_owned(session, Series, series_id, workspace, "series")
     check_if_match(if_match, series)
     changes = body.model_dump(exclude_unset=True)
-    for required in (
-        "title",
-        "duration_minutes",
-        "recurrence",
-        "start_date",
-        "anchor_timezone",
-        "policy",
-        "step_minutes",
-        "participants",
-    ):
-        if required in changes and changes[required] is None:
-            raise invalid((required,), f"{required} cannot be null.")
+    refuse_nulls(
+        changes,
+        (
+            "title",
+            "duration_minutes",
+            "recurrence",
+            "start_date",
+            "anchor_timezone",
+            "policy",
+            "step_minutes",
+            "participants",
+        ),
+    )
     members = changes.pop("participants", None)
     if "count" in changes and changes["count"] is not None and "until" not in changes:
         changes["until"] = None
@@ -297,22 +296,9 @@ def update(
 
 
 @router.delete("/{series_id}", status_code=204, responses=error_responses(404, 422))
-def delete(series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+def delete(series: OwnedSeries, session: SessionDep, now: NowDep) -> Response:
     """Delete the series, its occurrences and share links; its feeds are revoked."""
-    series = load_owned(session, Series, series_id, workspace, "series")
-    # The series row first, as schedule runs and occurrence changes take it: no deadlock.
-    schedules.hold_schedule(session, series)
-    now = utcnow()
-    for feed in session.exec(
-        select(Feed).where(Feed.target_id == series.id, col(Feed.revoked_at).is_(None))
-    ):
-        feed.revoked_at = now
-        session.add(feed)
-    for model in (Occurrence, ShareLink, SeriesParticipant):
-        for row in session.exec(select(model).where(model.series_id == series.id)):
-            session.delete(row)
-    session.flush()
-    session.delete(series)
+    schedules.delete_series(session, series, now)
     return Response(status_code=204)
 
 
@@ -361,7 +347,7 @@ def _json(body: bytes) -> Response:
 
 @router.post("/{series_id}/plan", response_model=PlanOut, responses=error_responses(404, 422))
 def plan(
-    series_id: uuid.UUID,
+    series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
     now: NowDep,
@@ -371,7 +357,6 @@ def plan(
     limit: PageQuery = None,
 ) -> Response:
     """Preview the plan; nothing is stored."""
-    series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     past = schedules.history(session, series.id, now)
     _check_size(ctx, past, now, view, limit)
@@ -391,7 +376,7 @@ def plan(
     "/{series_id}/schedule", response_model=PlanOut, responses=error_responses(404, 409, 422)
 )
 def schedule(
-    series_id: uuid.UUID,
+    series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
     now: NowDep,
@@ -402,7 +387,6 @@ def schedule(
 ) -> Response:
     """Store the plan: past occurrences stay, future ones are replaced (ids kept if unmoved).
     Every occurrence is stored; ``view``, ``offset`` and ``limit`` only shape the answer."""
-    series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     past = schedules.history(session, series.id, now)
     _check_size(ctx, past, now, view, limit)
@@ -431,7 +415,7 @@ Status = Literal["scheduled", "cancelled"]
     responses=error_responses(404, 422),
 )
 def occurrences(
-    series_id: uuid.UUID,
+    series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
@@ -440,7 +424,6 @@ def occurrences(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[OccurrenceOut]:
-    series = load_owned(session, Series, series_id, workspace, "series")
     stmt = select(Occurrence).where(Occurrence.series_id == series.id)
     if from_ is not None:
         stmt = stmt.where(col(Occurrence.end) > from_)
@@ -479,14 +462,13 @@ class BalanceOut(BaseModel):
 
 @router.get("/{series_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
 def balance(
-    series_id: uuid.UUID,
+    series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
     now: NowDep,
     request: Request,
 ) -> BalanceOut:
     """The burden ledger: per participant and per party, past, scheduled and total minutes."""
-    series = load_owned(session, Series, series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
     people, parties = schedules.ledger(ctx, rows, now)

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from app.api.deps import SessionDep, SettingsDep, WorkspaceDep, load_owned
+from app.api.deps import NowDep, OwnedSeries, SessionDep, SettingsDep, WorkspaceDep
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
+from app.db.changes import revoke_live
 from app.db.links import issue_link, link_urls
-from app.db.models import Series, ShareLink
-from app.db.types import utcnow
-from app.errors import not_found
+from app.db.models import ShareLink
 
 router = APIRouter(prefix="/v1/series", tags=["shares"])
 
@@ -38,10 +37,9 @@ def share_path(token: str) -> str:
 
 @router.post("/{series_id}/share", status_code=201, response_model=ShareCreated)
 def create(
-    series_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, settings: SettingsDep
+    series: OwnedSeries, workspace: WorkspaceDep, session: SessionDep, settings: SettingsDep
 ) -> ShareCreated:
     """A new secret URL of the series' timeline page (shown once; stored only as a hash)."""
-    series = load_owned(session, Series, series_id, workspace, "series")
     link, token = issue_link(session, ShareLink, workspace_id=workspace.id, series_id=series.id)
     url, _ = link_urls(settings.public_base, share_path(token))
     return ShareCreated(id=link.id, series_id=series.id, url=url, created_at=link.created_at)
@@ -49,14 +47,13 @@ def create(
 
 @router.get("/{series_id}/shares", response_model=Page[SharePublic])
 def list_(
-    series_id: uuid.UUID,
+    series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[SharePublic]:
     """Live share links (their URLs cannot be shown again; revoke and share anew if lost)."""
-    series = load_owned(session, Series, series_id, workspace, "series")
     stmt = select(ShareLink).where(
         ShareLink.series_id == series.id, col(ShareLink.revoked_at).is_(None)
     )
@@ -66,14 +63,7 @@ def list_(
 
 
 @router.delete("/{series_id}/shares/{share_id}", status_code=204)
-def revoke(
-    series_id: uuid.UUID, share_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep
-) -> Response:
+def revoke(series: OwnedSeries, share_id: uuid.UUID, session: SessionDep, now: NowDep) -> Response:
     """Revoke at once: the page's URL answers 404 from now on."""
-    series = load_owned(session, Series, series_id, workspace, "series")
-    link = session.get(ShareLink, share_id)
-    if link is None or link.series_id != series.id or link.revoked_at is not None:
-        raise not_found("share link")
-    link.revoked_at = utcnow()
-    session.add(link)
+    revoke_live(session, ShareLink, share_id, "share link", now, series_id=series.id)
     return Response(status_code=204)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import select
 
 from app.api.deps import (
+    NowDep,
     SessionDep,
     SettingsDep,
     WorkspaceDep,
@@ -21,10 +22,9 @@ from app.api.deps import (
 )
 from app.api.fields import Name, SlackId
 from app.db.accounts import create_workspace, issue_api_key
-from app.db.changes import touch
+from app.db.changes import refuse_nulls, revoke_live, touch
 from app.db.models import ApiKey, Workspace
-from app.db.types import utcnow
-from app.errors import AUTHENTICATED, AppError, error_responses, not_found
+from app.errors import AUTHENTICATED, AppError, error_responses
 
 router = APIRouter(prefix="/v1", tags=["workspaces"])
 
@@ -112,13 +112,7 @@ def update(
 ) -> WorkspacePublic:
     check_if_match(if_match, workspace)
     changes = body.model_dump(exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise AppError(
-            "validation_error",
-            "name cannot be null.",
-            422,
-            fields=[{"loc": ["body", "name"], "msg": "name cannot be null."}],
-        )
+    refuse_nulls(changes, ("name",))
     if changes.get("slack_team_id"):
         taken = session.exec(
             select(Workspace).where(
@@ -151,11 +145,9 @@ def create_key(workspace: WorkspaceDep, session: SessionDep) -> ApiKeyCreated:
     status_code=204,
     responses={**AUTHENTICATED, **error_responses(404, 422)},
 )
-def revoke_key(key_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+def revoke_key(
+    key_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, now: NowDep
+) -> Response:
     """Revoke a key at once. Revoking the key you are using is allowed."""
-    row = session.get(ApiKey, key_id)
-    if row is None or row.workspace_id != workspace.id or row.revoked_at is not None:
-        raise not_found("API key")
-    row.revoked_at = utcnow()
-    session.add(row)
+    revoke_live(session, ApiKey, key_id, "API key", now, workspace_id=workspace.id)
     return Response(status_code=204)

@@ -8,14 +8,17 @@ The UPDATE's row lock lasts from the write to the commit, never the whole reques
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
 
 from app.db.types import utcnow
+from app.errors import invalid, not_found
 
 
 class LostRace(Exception):
@@ -50,3 +53,30 @@ def touch(session: Session, row: SQLModel, changes: Mapping[str, Any] | None = N
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
+
+
+def refuse_nulls(changes: Mapping[str, Any], fields: Sequence[str]) -> None:
+    """422 for a PATCH that sets one of ``fields`` (which cannot be empty) to null."""
+    for name in fields:
+        if name in changes and changes[name] is None:
+            raise invalid((name,), f"{name} cannot be null; give a value or leave it out.")
+
+
+R = TypeVar("R", bound=SQLModel)
+
+
+def revoke_live(
+    session: Session, model: type[R], row_id: uuid.UUID, what: str, now: datetime, **owner: Any
+) -> R:
+    """Revoke a live link or key (``revoked_at``) that belongs to ``owner`` (its columns'
+    values); 404 for one that does not exist there or is revoked already."""
+    row = session.get(model, row_id)
+    if (
+        row is None
+        or getattr(row, "revoked_at", None) is not None
+        or any(getattr(row, column) != value for column, value in owner.items())
+    ):
+        raise not_found(what)
+    row.revoked_at = now
+    session.add(row)
+    return row

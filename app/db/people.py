@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.db.models import Participant, Party, TimeOff, Workspace
+from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
+from app.errors import AppError, invalid
 from app.scheduling.model import Person, parse_working_hours
 
 
@@ -64,3 +65,54 @@ def load_people(
     people = {i: to_person(p, party, offs[i]) for i, (p, party) in found.items()}
     missing = [i for i in wanted if i not in found]
     return people, found, missing
+
+
+def party_in(session: Session, workspace: Workspace, party_id: uuid.UUID) -> Party:
+    """The party a participant is put in: one of this workspace's (422 otherwise)."""
+    party = session.get(Party, party_id)
+    if party is None or party.workspace_id != workspace.id:
+        raise invalid(("party_id",), "party_id does not name a party in this workspace.")
+    return party
+
+
+def check_slack_user_free(
+    session: Session, workspace: Workspace, slack_user_id: str | None, me: uuid.UUID | None
+) -> None:
+    """A Slack user is linked to one participant of a workspace at most (409)."""
+    if not slack_user_id:
+        return
+    other = session.exec(
+        select(Participant.id).where(
+            Participant.workspace_id == workspace.id,
+            Participant.slack_user_id == slack_user_id,
+            Participant.id != me,
+        )
+    ).first()
+    if other is not None:
+        raise AppError(
+            "conflict", f"Slack user {slack_user_id} is already linked to another participant.", 409
+        )
+
+
+def check_participant_removable(session: Session, participant: Participant) -> None:
+    """A member of a series stays until the series lets them go (409)."""
+    in_series = session.exec(
+        select(SeriesParticipant.series_id).where(
+            SeriesParticipant.participant_id == participant.id
+        )
+    ).first()
+    if in_series is not None:
+        raise AppError(
+            "conflict",
+            "This participant is in a meeting series; remove them from the series first.",
+            409,
+        )
+
+
+def check_party_removable(session: Session, party: Party) -> None:
+    """A party with participants stays (409)."""
+    members = session.exec(select(Participant.id).where(Participant.party_id == party.id)).first()
+    if members is not None:
+        raise AppError(
+            "conflict", "This party still has participants; move or delete them first.", 409
+        )

@@ -18,7 +18,15 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from starlette.types import Scope
 
-from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
+from app.db.models import (
+    Feed,
+    Occurrence,
+    Participant,
+    Party,
+    Series,
+    SeriesParticipant,
+    Workspace,
+)
 from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AppError
@@ -328,6 +336,20 @@ def hold_schedule(session: Session, series: Series) -> None:
         .values(schedule_version=col(Series.schedule_version) + 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def delete_series(session: Session, series: Series, now: datetime) -> None:
+    """Delete the series; the foreign keys take its members, occurrences and share links
+    with it. Its feeds are revoked (a feed names its target without a foreign key)."""
+    hold_schedule(session, series)  # the series row first, as schedule runs take it: no deadlock
+    session.execute(
+        update(Feed)
+        .where(col(Feed.target_id) == series.id, col(Feed.revoked_at).is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.delete(series)
+    session.flush()
 
 
 def claim_schedule_run(session: Session, series: Series) -> None:

