@@ -1,26 +1,5 @@
-"""Requests are worked on in the order they arrived, a few at a time per worker.
-
-Without this, every request a worker has read is worked on at once: the event loop
-interleaves them, and under saturation the cheap ones (a feed poll answered from memory in
-a fraction of a millisecond) finish first while the expensive ones (a plan, a slot search,
-a balance: several milliseconds of CPU each) are stretched across everything that arrives
-after them. Measured with 64 connections on 2 workers (benchmarks/load/run.py): feed polls
-p50 0.3 ms, API requests p50 450 ms and p99 over 800 ms, the tail made entirely of the
-requests people wait on (a dashboard, the Slack command with its 3 s limit).
-
-:class:`ArrivalOrder` admits at most ``limit`` requests per worker at a time and queues the
-rest first come, first served (asyncio's semaphore wakes its waiters in order). Every
-request then waits about as long as any other for its turn, so no kind of request starves;
-the work done is the same, and with fewer requests competing for the GIL it is done with
-less switching. Measured in the same test (and with the read cache of that day): p99 of
-all requests 260 ms instead of 840, feed polls p50 80 ms instead of 0.3 (a calendar app
-does not notice), and 30% more requests per second. A turn ends when the response has been
-sent: work a route leaves for afterwards (a delayed Slack reply) does not hold up the queue.
-
-A request that waits longer than ``wait_seconds`` is answered 503 with ``Retry-After``: the
-worker is too far behind (or everything before it is stuck on an unreachable database), and
-a client is better told so than left hanging. The health and metrics probes never queue: a
-busy worker must not look dead to its supervisor.
+"""Requests are worked on in the order they arrived, a few at a time per worker; one that
+waits too long gets 503. The design and its measurements: docs/design.md.
 """
 
 from __future__ import annotations

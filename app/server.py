@@ -1,21 +1,5 @@
 """Serving HTTP: uvicorn, and with several workers a parent that hands each new connection to
-the worker holding the fewest.
-
-How connections reach the workers decides the tail latency under load: a keep-alive
-connection stays with the worker that took it, and a worker is one CPU's worth of Python.
-
-- uvicorn's own ``--workers`` shares one listening socket: the worker that wakes first
-  accepts every pending connection at once (measured with 64 connections on 2 workers: 46
-  and 18; the busy worker saturated while the other idled).
-- One ``SO_REUSEPORT`` socket per worker lets the kernel hash connections over them: even
-  on average, but 64 connections split 38/26 in a measured run, and the fuller worker's
-  queue sets the p99.
-- Here the parent accepts on the one listening socket and passes each connection (its file
-  descriptor, over a Unix socket pair) to the live worker with the fewest open connections,
-  as a least-connections load balancer does. Each worker counts the connections it closed
-  in shared memory, so the parent knows what every worker holds without asking. The
-  parent also supervises: it restarts a worker that dies and, on SIGTERM/SIGINT, stops
-  accepting and lets every worker finish its open requests and exit.
+the worker holding the fewest. The design and its measurements: docs/design.md.
 """
 
 from __future__ import annotations

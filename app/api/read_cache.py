@@ -1,29 +1,5 @@
 """Repeated API reads answered from memory, checked against the database on every request.
-
-Dashboards, integrations and the Slack command read the same few resources over and over,
-and a read through the full stack (routing, dependencies, the ORM, several thread hops,
-response validation) costs far more than the one question that decides whether its answer
-can have changed: *is this API key live, and what are its workspace's versions?* (the
-counters that writes move, one per kind of content: app.db.content_version).
-
-:class:`CachedReads` asks exactly that, in one indexed query, for every ``GET /v1/...``
-with a bearer key. An answer stored for the same (workspace, path, query) is sent as it was
-when the versions of the kinds of content its route shows (:data:`CACHEABLE`) are still
-those it was read at; anything else goes through the app as usual, and a 200 from a route
-in :data:`CACHEABLE` is stored with the versions the route itself read, in its own
-transaction before its data (so the data is never older than the versions it is kept
-under). A day off added does not drop the lists of parties or series; a renamed person
-does not drop the occurrences.
-
-An answer that also follows the clock says so (:func:`valid_until`): a balance splits
-minutes into past and scheduled at ``now``, so it is kept only until the next occurrence
-starts, and the instant it names (``as_of``) is written in as each copy is sent.
-
-So a revoked key is refused, and a write is seen, by the very next request, whichever
-worker or host made it: the check reads the database, not a notification. Only routes
-whose answer is a function of the workspace's content (and the clock, as above) are
-listed; feed and share-link lists (their rows do not move the versions) and conditional
-requests always take the full route.
+The design: docs/design.md, "API reads answered from memory".
 """
 
 from __future__ import annotations

@@ -1,16 +1,5 @@
-"""Per-workspace counters that move with every write a feed, page or API answer could show.
-
-``content_version`` moves with every write a feed could show: all of them but days off
-(feeds show meetings, names and local times; a day off changes a plan only once it is
-scheduled again, which writes occurrences). Feed polls compare it in the same query that
-checks their token, so an unchanged workspace costs one indexed lookup; when it moved, the
-feed's precise data version decides whether anything the feed shows really changed
-(app.feeds.content.WorkspaceView.version).
-
-Beside it, one counter per kind of content (:data:`KINDS`) moves only with writes of that
-kind, so an API answer kept in memory (app.api.read_cache) is dropped only when what it
-shows changed: adding a day off leaves every list of parties, series and occurrences as it
-was, and renaming a person leaves the occurrences (they show zones, not names).
+"""Per-workspace counters that move with every write a feed, page or API answer could show,
+one overall and one per kind of content. The design: docs/design.md, "Content versions".
 """
 
 from __future__ import annotations

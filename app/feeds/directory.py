@@ -1,29 +1,5 @@
-"""Which token is a live feed, known without asking the database on every poll.
-
-A calendar app polls its feed every few minutes, forever; that poll is most of all traffic.
-On PostgreSQL each worker keeps a *directory*: token digest → (feed, workspace, the
-workspace's content version). A poll that finds its token there needs no database at all.
-
-The directory is only trusted while it cannot be stale:
-
-* **Other processes** (other workers, other hosts, the CLI, even psql): triggers on
-  ``feed`` and ``workspace`` (migration 0003) ``NOTIFY scheduler_feed_changes`` with the
-  workspace id whenever a feed is revoked or deleted or a workspace's content version
-  moves. PostgreSQL delivers it at commit; a :class:`ChangeListener` thread per process
-  drops that workspace's entries.
-* **This process**: a session hook drops the entries of every workspace a commit touched
-  before the request that made the change answers, so "revoked" holds on the very next
-  request here, with no wait for the notification.
-* **The listener is down** (connection lost, server restarting): the directory empties
-  itself and is not used until the listener is back; polls ask the database as before.
-* **A lookup racing a change**: every entry is put with the *generation* read before its
-  lookup started; any invalidation moves the generation, so a lookup that may have read
-  the old state never enters the directory.
-
-On SQLite there is no NOTIFY, but a connection can ask whether any *other* connection
-committed since it last asked (``PRAGMA data_version``, a few microseconds). A
-:class:`SqliteWatch` asks on every directory read, with a connection of its own that never
-writes, and empties the directory when anything was committed: exact, with no window at all.
+"""Which token is a live feed, known without asking the database on every poll, and trusted
+only while it cannot be stale. The design: docs/design.md, "The feed directory".
 """
 
 from __future__ import annotations
