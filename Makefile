@@ -30,7 +30,8 @@ test-tools: $(STAMP)
 	bash scripts/install-test-tools.sh $(PY)
 
 test: $(STAMP) test-tools
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	@echo "test: line and branch coverage of app/: $$($(PY) -m coverage report --format=total)%"
 
 # The suite again at other dates (libfaketime, see the script): green only if no test
 # depends on today's date.
