@@ -36,7 +36,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from app.server import serve
+    from app.serving.server import serve
 
     _links_at_port(args.port)
     _migrate()
@@ -76,7 +76,7 @@ def cmd_create_workspace(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app.demo import load_demo
+    from app.demo.people import load_demo
 
     _links_at_port(args.port)
     settings = get_settings()

@@ -14,9 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.scheduling.model import InvalidInput
 
@@ -249,42 +247,9 @@ def _unreadable_body(cause: BaseException | None) -> str:
     return "The body cannot be read as JSON: send UTF-8, nested under a thousand levels."
 
 
-class BodySizeLimit:
-    """ASGI middleware: a body over ``max_bytes`` gets 413 in the envelope before any of it is
-    parsed (a declared Content-Length at once; a streamed body when it passes the limit).
-
-    FastAPI's own ``max_body_size`` answers a declared oversize length in plain text.
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _too_large(self) -> StarletteHTTPException:
-        return StarletteHTTPException(
-            413, f"The request body is over {self.max_bytes} bytes, more than any request needs."
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            exc = self._too_large()
-            await _envelope(_HTTP_CODES[413], exc.detail, 413)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise self._too_large()  # FastAPI re-raises HTTPException; the handler renders it
-            return message
-
-        await self.app(scope, counting_receive, send)
+def status_response(status: int, detail: str) -> JSONResponse:
+    """The envelope for an HTTP status answered outside the routes (e.g. 413)."""
+    return _envelope(_HTTP_CODES[status], detail, status)
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
@@ -299,7 +264,7 @@ def database_unavailable(exc: Exception) -> JSONResponse:
 
 
 def overloaded() -> JSONResponse:
-    """The 503 for a request that waited too long for its turn (app.admission)."""
+    """The 503 for a request that waited too long for its turn (app.serving.admission)."""
     return _envelope(
         "overloaded",
         "The service is too busy to answer right now; retry in a few seconds.",

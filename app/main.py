@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.routing import Mount
 
-from app.admission import ArrivalOrder
 from app.api import (
     feeds,
     occurrences,
@@ -27,17 +26,19 @@ from app.api.read_cache import CachedReads, ReadCache
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
-from app.docs_assets import docs_assets
-from app.errors import AUTHENTICATED, BodySizeLimit, error_responses, install_error_handlers
+from app.errors import AUTHENTICATED, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
 from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCaches, FeedPolls
-from app.head import HeadWithoutBody
-from app.heavy import HeavyWork
-from app.observability import RequestMetrics, configure_logging
-from app.ratelimit import PublicLinks, TokenBuckets, auth_failures
 from app.secret_box import secret_box
 from app.services import Services
+from app.serving.admission import ArrivalOrder
+from app.serving.body_limit import BodySizeLimit
+from app.serving.docs_assets import docs_assets
+from app.serving.head import HeadWithoutBody
+from app.serving.heavy import HeavyWork
+from app.serving.observability import RequestMetrics, configure_logging
+from app.serving.ratelimit import PublicLinks, TokenBuckets, auth_failures
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import routes as slack_routes
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         static_url=DOCS_ASSETS,
     )
-    # The same files, served from memory (app.docs_assets) instead of StaticFiles.
+    # The same files, served from memory (app.serving.docs_assets) instead of StaticFiles.
     for route in app.routes:
         if isinstance(route, Mount) and route.path == DOCS_ASSETS:
             route.app = docs_assets

@@ -21,8 +21,8 @@ if TYPE_CHECKING:  # the modules below import this one
     from app.db.engine import ConnectionSlots
     from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
     from app.feeds.routes import FeedCaches
-    from app.heavy import HeavyWork
-    from app.ratelimit import FailedAttempts, PublicLinks
+    from app.serving.heavy import HeavyWork
+    from app.serving.ratelimit import FailedAttempts, PublicLinks
     from app.settings import Settings
 
 

@@ -29,9 +29,9 @@ class Settings(BaseSettings):
     database_connect_timeout: float = Field(default=3.0, gt=0, le=60)
     database_pool_size: int = Field(default=5, ge=1, le=100)
     # Requests a worker works on at once; the rest wait their turn in arrival order, at
-    # most database_connect_timeout seconds (app.admission). 0: no limit, no order.
+    # most database_connect_timeout seconds (app.serving.admission). 0: no limit, no order.
     requests_in_flight: int = Field(default=2, ge=0, le=1000)
-    # Big plans run in a pool of low-priority child processes per worker (app.heavy): this
+    # Big plans run in a pool of low-priority child processes per worker (app.serving.heavy): this
     # many at once, this many more waiting (at most heavy_wait_seconds, then 503); plans
     # estimated under heavy_inline_seconds of CPU run in the request's thread. 0: no pool.
     heavy_processes: int = Field(default=1, ge=0, le=16)

@@ -1,4 +1,4 @@
-"""app.lru.Lru: the memo behind plans, series events and feed blocks."""
+"""app.serving.lru.Lru: the memo behind plans, series events and feed blocks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import doctest
 import threading
 from datetime import UTC, date, datetime
 
-import app.lru
+import app.serving.lru
 from app.db.schedules import PlanMemo, plan_bytes
 from app.feeds.routes import FeedCache, RenderedFeed
-from app.lru import Lru
 from app.scheduling.model import Person, parse_working_hours
 from app.scheduling.planner import Plan, SeriesSpec, plan_series
+from app.serving.lru import Lru
 
 HOURS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
 
@@ -51,7 +51,7 @@ def test_threads_share_it_safely() -> None:
 
 
 def test_docstring_example() -> None:
-    assert doctest.testmod(app.lru).failed == 0
+    assert doctest.testmod(app.serving.lru).failed == 0
 
 
 def test_a_byte_bound_evicts_the_least_recent_until_the_rest_fits() -> None:

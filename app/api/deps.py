@@ -90,7 +90,7 @@ def get_workspace(
         raise _unauthorized("Use the Bearer scheme: 'Authorization: Bearer <api_key>'.")
     key = credentials.credentials
     # A valid key is never refused for other failures from the same address; failures past
-    # the address's budget get 429 (app.ratelimit.FailedAttempts).
+    # the address's budget get 429 (app.serving.ratelimit.FailedAttempts).
     workspace = None
     if plausible_key(key):
         workspace = session.exec(_KEY_OWNER, params={"digest": hash_secret(key)}).first()

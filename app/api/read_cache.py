@@ -23,8 +23,8 @@ from app.db.accounts import hash_secret, plausible_key
 from app.db.content_version import VERSION_COLUMNS
 from app.db.models import ApiKey, Workspace
 from app.errors import database_unavailable
-from app.observability import CACHE_OUTCOME
 from app.services import Services
+from app.serving.observability import CACHE_OUTCOME
 
 PEOPLE = ("participant_version", "party_version")  # a person's party fills their gaps
 

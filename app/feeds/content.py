@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from app.db.models import Feed, Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.schedules import SeriesContext, load_context
 from app.feeds.render import FeedCalendar, FeedEvent
-from app.lru import Lru
 from app.scheduling.model import zone
+from app.serving.lru import Lru
 
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 

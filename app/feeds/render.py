@@ -27,7 +27,7 @@ from typing import Literal
 
 from icalendar import Calendar, vDuration, vText, vUri
 
-from app.lru import Lru
+from app.serving.lru import Lru
 
 PRODID = "-//Meeting Scheduler//Governance feeds 1.0//EN"
 

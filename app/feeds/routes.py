@@ -27,9 +27,9 @@ from app.feeds.content import (
 )
 from app.feeds.directory import Entry, FeedDirectory
 from app.feeds.render import render_feed
-from app.lru import Lru
-from app.ratelimit import PublicLinks
 from app.services import Services, services
+from app.serving.lru import Lru
+from app.serving.ratelimit import PublicLinks
 
 router = APIRouter(tags=["feeds"])
 
@@ -296,7 +296,7 @@ async def serve_feed(token: str, request: Request) -> Response:
     )
 
 
-# HEAD answers exactly as GET without the body (app.head); one operation in the OpenAPI.
+# HEAD answers exactly as GET without the body (app.serving.head); one operation in the OpenAPI.
 router.add_api_route(FEED_PATH, serve_feed, methods=["HEAD"], include_in_schema=False)
 
 

@@ -267,5 +267,5 @@ def share_page(
     return html(render_page(page))
 
 
-# HEAD answers exactly as GET without the body (app.head); one operation in the OpenAPI.
+# HEAD answers exactly as GET without the body (app.serving.head); one operation in the OpenAPI.
 router.add_api_route(SHARE_PATH, share_page, methods=["HEAD"], include_in_schema=False)

@@ -3,7 +3,7 @@ replies and the share page all read these views (a router is a leaf; nothing imp
 
 The views are pure: built from the planner's values, the series' context and stored rows.
 :func:`plan_json` is picklable with its arguments, so a big plan's answer is made in the
-heavy-work process that planned it (:mod:`app.heavy`) and its worker only passes bytes on.
+heavy-work process that planned it (:mod:`app.serving.heavy`) and its worker only passes bytes on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Requests are worked on in arrival order, ``limit`` at a time per worker (app.admission).
+"""Requests are worked on in arrival order, ``limit`` at a time per worker (app.serving.admission).
 
 The middleware is driven over HTTP (httpx's ASGI transport) in front of a small ASGI app
 whose requests finish only when the test says so, so who is inside, in which order, and who
@@ -14,9 +14,9 @@ import httpx
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from app.admission import ArrivalOrder
 from app.main import create_app
 from app.services import services
+from app.serving.admission import ArrivalOrder
 from tests.conftest import make_settings
 
 

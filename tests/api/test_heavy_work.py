@@ -1,4 +1,4 @@
-"""Big plans run in a bounded pool of child processes (app.heavy): at most ``processes`` at
+"""Big plans run in a bounded pool of child processes (app.serving.heavy): at most ``processes`` at
 once and ``queue`` more waiting per worker, the rest refused at once; a request waiting on
 the pool steps aside from its admission turn, so light requests go on meanwhile.
 
@@ -18,10 +18,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from app.admission import ArrivalOrder
 from app.db import schedules
-from app.heavy import HeavyWork
 from app.services import services
+from app.serving.admission import ArrivalOrder
+from app.serving.heavy import HeavyWork
 from app.views.plans import PlanOut
 from tests.conftest import Client, make_participant, make_party, make_series
 

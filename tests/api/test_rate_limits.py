@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.main import create_app
-from app.ratelimit import TokenBuckets
 from app.services import services
+from app.serving.ratelimit import TokenBuckets
 from tests.conftest import PUBLIC_BASE, Client, make_settings, new_workspace, statements
 
 

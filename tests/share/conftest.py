@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.demo import PARTIES
+from app.demo.people import PARTIES
 from tests.conftest import Client, make_participant, make_party
 
 NOW = datetime(2026, 10, 14, 12, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ class DemoSeries:
 
 
 def demo_people(api: Client) -> dict[str, dict[str, Any]]:
-    """The parties and people of ``app.demo``, created through the API (as ``make run``'s
+    """The parties and people of ``app.demo.people``, created through the API (as ``make run``'s
     weekly operations review has them: Sam Okafor and Priya Shah optional)."""
     people: dict[str, dict[str, Any]] = {}
     for spec in PARTIES:

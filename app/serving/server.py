@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-log = logging.getLogger("app.server")
+log = logging.getLogger("app.serving.server")
 
 APP = "app.main:create_app"
 UVICORN_OPTIONS: dict[str, Any] = {"factory": True, "log_level": "warning", "proxy_headers": True}

@@ -13,16 +13,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import overloaded
 
-log = logging.getLogger("app.admission")
+log = logging.getLogger("app.serving.admission")
 
 UNQUEUED = frozenset({"/healthz", "/readyz", "/metrics"})
 # Where a request finds its turn (scope key), to step aside while it waits on other work.
-TURN = "app.admission.turn"
+TURN = "app.serving.admission.turn"
 
 
 class Turn:
     """A request's place among the ``limit`` in the app. A request that waits for work done
-    elsewhere (a plan in the heavy-work pool, app.heavy) steps aside meanwhile, so the light
+    elsewhere (a plan in the heavy-work pool, app.serving.heavy) steps aside meanwhile, so the light
     requests queued behind it go on; it takes a turn again, in order, to finish."""
 
     def __init__(self, turns: asyncio.Semaphore) -> None:

@@ -83,7 +83,7 @@ def load_demo(session: Session, public_base: str) -> dict[str, Any]:
         "api_key": key,
         "participants": {name: str(p.id) for name, p in sorted(people.items())},
     }
-    from app import demo_series
+    from app.demo import series as demo_series
 
     summary.update(demo_series.load(session, workspace, people, public_base))
     return summary

@@ -12,7 +12,7 @@ waits behind it. Here a plan whose measured estimate (:mod:`app.scheduling.work`
   the CPU whenever both want it;
 * each child does ``tasks_per_process`` tasks and exits, so the memory a big plan took
   goes back to the system instead of staying in a long-lived worker;
-* while it waits, the request steps aside from its admission turn (:mod:`app.admission`):
+* while it waits, the request steps aside from its admission turn (:mod:`app.serving.admission`):
   the light requests queued behind it go on.
 """
 
@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 import anyio.from_thread
 from starlette.types import Scope
 
-from app.admission import TURN, Turn
 from app.errors import RETRY_AFTER_SECONDS, AppError
+from app.serving.admission import TURN, Turn
 
-log = logging.getLogger("app.heavy")
+log = logging.getLogger("app.serving.heavy")
 
 T = TypeVar("T")
 # Imported once by the fork server, so that a new child starts in milliseconds.

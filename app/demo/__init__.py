@@ -1,0 +1,1 @@
+"""The demo data that `make run` loads: people, parties and governance series."""
