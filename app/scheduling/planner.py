@@ -48,6 +48,17 @@ from app.scheduling.clock import (
     utc_minute_ceil,
     zone_span,
 )
+from app.scheduling.limits import (
+    DURATION_NOT_WHOLE_REFUSAL,
+    DURATION_RANGE_REFUSAL,
+    GRID_STEPS,
+    MAX_DURATION_MINUTES,
+    MAX_PARTICIPANTS,
+    NO_REQUIRED_PARTICIPANT,
+    PARTICIPANT_LISTED_TWICE,
+    STEP_MINUTES_REFUSAL,
+    TOO_MANY_PARTICIPANTS,
+)
 from app.scheduling.model import (
     MINUTES_PER_DAY,
     InvalidInput,
@@ -62,13 +73,7 @@ from app.scheduling.notices import (
 )
 from app.scheduling.recurrence import series_dates
 from app.scheduling.rotation import PLAN_TIME_BUDGET_SECONDS, Costs, DayCandidates, plan_rotation
-from app.scheduling.search import (
-    GRID_STEPS,
-    MAX_DURATION_MINUTES,
-    MAX_PARTICIPANTS,
-    Conflict,
-    ParticipantTime,
-)
+from app.scheduling.search import Conflict, ParticipantTime
 from app.scheduling.windows import unavailable_dates
 
 Policy = Literal["rotate", "fixed"]
@@ -376,26 +381,21 @@ def _check_spec(spec: SeriesSpec) -> None:
     if spec.policy not in ("rotate", "fixed"):
         raise InvalidInput(("policy",), "policy must be 'rotate' or 'fixed'.")
     if spec.step_minutes not in GRID_STEPS:
-        raise InvalidInput(
-            ("step_minutes",), f"step_minutes must be one of {', '.join(map(str, GRID_STEPS))}."
-        )
+        raise InvalidInput(("step_minutes",), STEP_MINUTES_REFUSAL)
     duration = spec.duration_minutes
     if isinstance(duration, bool) or not isinstance(duration, int):
-        raise InvalidInput(("duration_minutes",), "duration_minutes must be a whole number.")
+        raise InvalidInput(("duration_minutes",), DURATION_NOT_WHOLE_REFUSAL)
     if not 1 <= duration <= MAX_DURATION_MINUTES:
-        raise InvalidInput(
-            ("duration_minutes",),
-            f"duration_minutes must be from 1 to {MAX_DURATION_MINUTES}.",
-        )
+        raise InvalidInput(("duration_minutes",), DURATION_RANGE_REFUSAL)
     validate_timezone(spec.anchor_timezone, ("anchor_timezone",))
     if not spec.required:
-        raise InvalidInput(("participants",), "Mark at least one participant as required.")
+        raise InvalidInput(("participants",), NO_REQUIRED_PARTICIPANT)
     people = [*spec.required, *spec.optional]
     if len(people) > MAX_PARTICIPANTS:
-        raise InvalidInput(("participants",), f"At most {MAX_PARTICIPANTS} participants.")
+        raise InvalidInput(("participants",), TOO_MANY_PARTICIPANTS)
     ids = [p.id for p in people]
     if len(set(ids)) != len(ids):
-        raise InvalidInput(("participants",), "A participant is listed twice; list each once.")
+        raise InvalidInput(("participants",), PARTICIPANT_LISTED_TWICE)
 
 
 def plan_series(

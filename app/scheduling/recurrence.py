@@ -14,12 +14,18 @@ from datetime import date, datetime
 
 from dateutil.rrule import rrule, rrulestr
 
-from app.scheduling.horizon import HORIZON_YEARS, Horizon, add_years
+from app.scheduling.horizon import Horizon, add_years
+from app.scheduling.limits import (
+    COUNT_REFUSAL,
+    HORIZON_YEARS,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MAX_RULE_LENGTH,
+    MAX_SERIES_YEARS,
+    RULE_TOO_LONG,
+    until_refusal,
+)
 from app.scheduling.model import InvalidInput, validate_timezone
-
-MAX_COUNT = 520
-MAX_YEARS = HORIZON_YEARS  # a series spans at most this long from its start_date
-MAX_INTERVAL = 1000
 
 _FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _SUB_DAILY = ("HOURLY", "MINUTELY", "SECONDLY")
@@ -150,8 +156,8 @@ def _rule_text(rule: str) -> str:
     empty, too long, or not one RRULE."""
     if not isinstance(rule, str) or not rule.strip():
         raise _fail("Give a recurrence rule such as 'FREQ=WEEKLY;BYDAY=TU'.")
-    if len(rule) > 500:
-        raise _fail("The recurrence rule is too long; keep it under 500 characters.")
+    if len(rule) > MAX_RULE_LENGTH:
+        raise _fail(RULE_TOO_LONG)
     text = "".join(rule.split()).upper()
     if text.startswith("RRULE:"):
         text = text[len("RRULE:") :]
@@ -269,18 +275,14 @@ def series_dates(
         raise InvalidInput(("count",), "Give either count or until to end the series.")
     if not 1900 <= start_date.year <= 9000:
         raise InvalidInput(("start_date",), f"start_date {start_date} is out of range.")
-    horizon = add_years(start_date, MAX_YEARS)
+    horizon = add_years(start_date, MAX_SERIES_YEARS)
     if count is not None and not 1 <= count <= MAX_COUNT:
-        raise InvalidInput(("count",), f"count must be from 1 to {MAX_COUNT}.")
+        raise InvalidInput(("count",), COUNT_REFUSAL)
     if until is not None:
         if until < start_date:
             raise InvalidInput(("until",), f"until {until} is before start_date {start_date}.")
         if until > horizon:
-            raise InvalidInput(
-                ("until",),
-                f"until {until} is more than {MAX_YEARS} years after start_date; "
-                f"use a date up to {horizon}.",
-            )
+            raise InvalidInput(("until",), until_refusal(until, horizon))
     last = min(until, horizon) if until is not None else horizon
     if limit is not None:
         if start_date > limit.last:
@@ -313,10 +315,10 @@ def series_dates(
             )
         raise InvalidInput(
             ("count",),
-            f"Only {len(days)} dates of this rule fall within {MAX_YEARS} years of "
+            f"Only {len(days)} dates of this rule fall within {MAX_SERIES_YEARS} years of "
             f"start_date (up to {horizon}); lower count to at most {len(days)}.",
         )
     return days
 
 
-__all__ = ["MAX_COUNT", "MAX_YEARS", "add_years", "parse_recurrence", "series_dates"]
+__all__ = ["parse_recurrence", "series_dates"]
