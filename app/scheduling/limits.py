@@ -1,5 +1,5 @@
 """The service's limits and the sentences that refuse them, each stated once: the core's
-checks and the routers' field bounds both read them from here (docs/bounds.md).
+checks and the routers' field bounds both read them from here.
 """
 
 from __future__ import annotations
