@@ -32,8 +32,9 @@ from app.db.types import utcnow
 from app.errors import AppError
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
 from app.scheduling.model import Person
-from app.scheduling.planner import PLAN_TIME_BUDGET_SECONDS, Plan, SeriesSpec, plan_series
+from app.scheduling.planner import Plan, SeriesSpec, plan_series
 from app.scheduling.recurrence import series_dates
+from app.scheduling.rotation import PLAN_TIME_BUDGET_SECONDS
 from app.scheduling.search import ParticipantTime
 from app.scheduling.work import PlanWork, check_plan_work
 from app.serving.heavy import HeavyWork

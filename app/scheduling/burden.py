@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.scheduling.clock import Minutes, require_aware, utc_minute
+from app.scheduling.limits import DURATION_NOT_WHOLE_REFUSAL
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.windows import (
     WorkingTimeline,
@@ -292,7 +293,7 @@ def _person_row(
 
 def _check_duration(duration_minutes: object) -> int:
     if isinstance(duration_minutes, bool) or not isinstance(duration_minutes, int | np.integer):
-        raise InvalidInput(("duration_minutes",), "duration_minutes must be a whole number.")
+        raise InvalidInput(("duration_minutes",), DURATION_NOT_WHOLE_REFUSAL)
     if duration_minutes <= 0:
         raise InvalidInput(("duration_minutes",), "duration_minutes must be at least 1.")
     return int(duration_minutes)

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from app.scheduling.limits import HORIZON_YEARS
 from app.scheduling.model import InvalidInput
-
-HORIZON_YEARS = 10
 
 
 def add_years(day: date, years: int) -> date:
@@ -77,4 +76,4 @@ class Horizon:
         return instant
 
 
-__all__ = ["HORIZON_YEARS", "Horizon", "add_years"]
+__all__ = ["Horizon", "add_years"]

@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from app.scheduling.limits import MAX_WORKING_WINDOWS, TOO_MANY_WORKING_WINDOWS
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTES_PER_DAY = 24 * 60
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
@@ -106,8 +108,8 @@ def parse_working_hours(
     base = tuple(loc)
     if not isinstance(raw, list):
         raise InvalidInput(base, "Working hours must be a list of {days, start, end} windows.")
-    if len(raw) > 100:
-        raise InvalidInput(base, "At most 100 working-hour windows are allowed.")
+    if len(raw) > MAX_WORKING_WINDOWS:
+        raise InvalidInput(base, TOO_MANY_WORKING_WINDOWS)
     windows: list[WeeklyWindow] = []
     for i, item in enumerate(raw):
         here = (*base, i)

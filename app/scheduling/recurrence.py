@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from dateutil.rrule import rrule, rrulestr
 
-from app.scheduling.horizon import HORIZON_YEARS, Horizon, add_years
+from app.scheduling.horizon import Horizon, add_years
+from app.scheduling.limits import (
+    COUNT_REFUSAL,
+    HORIZON_YEARS,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MAX_RULE_LENGTH,
+    MAX_SERIES_YEARS,
+    RULE_TOO_LONG,
+    until_refusal,
+)
 from app.scheduling.model import InvalidInput, validate_timezone
-
-MAX_COUNT = 520
-MAX_YEARS = HORIZON_YEARS  # a series spans at most this long from its start_date
-MAX_INTERVAL = 1000
 
 _FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 _SUB_DAILY = ("HOURLY", "MINUTELY", "SECONDLY")
@@ -48,7 +55,24 @@ def _integers(name: str, raw: str, low: int, high: int, hint: str) -> None:
             raise _fail(f"{name} value {item!r} is out of range; {hint}.")
 
 
-def _check_byday(raw: str, freq: str, parts: dict[str, str]) -> None:
+# One validator per RRULE part: ``check(value, freq, parts)`` raises when the part is wrong.
+# FREQ comes first (the others read it); then each present part in the table's order.
+_PartCheck = Callable[[str, str, Mapping[str, str]], None]
+
+
+def _check_freq(freq: str, _freq: str, _parts: Mapping[str, str]) -> None:
+    if freq in _SUB_DAILY:
+        raise _fail(f"FREQ={freq} is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY.")
+    if freq not in _FREQS:
+        raise _fail(f"FREQ={freq} is not a frequency; use DAILY, WEEKLY, MONTHLY or YEARLY.")
+
+
+def _check_interval(raw: str, _freq: str, _parts: Mapping[str, str]) -> None:
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_INTERVAL:
+        raise _fail(f"INTERVAL={raw} must be a whole number from 1 to {MAX_INTERVAL}.")
+
+
+def _check_byday(raw: str, freq: str, parts: Mapping[str, str]) -> None:
     for item in raw.split(","):
         m = _BYDAY_ITEM.match(item)
         if not m or m.group(2) not in _WEEKDAYS:
@@ -75,6 +99,96 @@ def _check_byday(raw: str, freq: str, parts: dict[str, str]) -> None:
             )
 
 
+def _check_bymonthday(raw: str, freq: str, _parts: Mapping[str, str]) -> None:
+    if freq == "WEEKLY":
+        raise _fail("BYMONTHDAY cannot be used with FREQ=WEEKLY; use BYDAY.")
+    _integers("BYMONTHDAY", raw, 1, 31, "use 1 to 31 or -1 to -31")
+
+
+def _check_bymonth(raw: str, _freq: str, _parts: Mapping[str, str]) -> None:
+    for item in raw.split(","):
+        if not item.isdigit() or not 1 <= int(item) <= 12:
+            raise _fail(f"BYMONTH value {item!r} is not a month; use 1 (January) to 12.")
+
+
+def _yearly(name: str, high: int) -> _PartCheck:
+    """A part of whole numbers ``1..high`` or ``-high..-1`` that only FREQ=YEARLY takes."""
+
+    def check(raw: str, freq: str, _parts: Mapping[str, str]) -> None:
+        if freq != "YEARLY":
+            raise _fail(f"{name} only works with FREQ=YEARLY.")
+        _integers(name, raw, 1, high, f"use 1 to {high} or -1 to -{high}")
+
+    return check
+
+
+def _check_bysetpos(raw: str, _freq: str, parts: Mapping[str, str]) -> None:
+    if not any(p.startswith("BY") and p != "BYSETPOS" for p in parts):
+        raise _fail(
+            "BYSETPOS needs another BY… part to pick from, e.g. "
+            "'FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1'."
+        )
+    _integers("BYSETPOS", raw, 1, 366, "use 1 to 366 or -1 to -366")
+
+
+def _check_wkst(raw: str, _freq: str, _parts: Mapping[str, str]) -> None:
+    if raw not in _WEEKDAYS:
+        raise _fail(f"WKST value {raw!r} is not a weekday (MO, TU, …, SU).")
+
+
+_PART_CHECKS: dict[str, _PartCheck] = {
+    "FREQ": _check_freq,
+    "INTERVAL": _check_interval,
+    "BYDAY": _check_byday,
+    "BYMONTHDAY": _check_bymonthday,
+    "BYMONTH": _check_bymonth,
+    "BYYEARDAY": _yearly("BYYEARDAY", 366),
+    "BYWEEKNO": _yearly("BYWEEKNO", 53),
+    "BYSETPOS": _check_bysetpos,
+    "WKST": _check_wkst,
+}
+# The order parts are written in, once normalised; the rest follow by name.
+_NORMAL_ORDER = ("FREQ", "INTERVAL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")
+
+
+def _rule_text(rule: str) -> str:
+    """The rule upper-cased, without white space or an ``RRULE:`` prefix; refused when it is
+    empty, too long, or not one RRULE."""
+    if not isinstance(rule, str) or not rule.strip():
+        raise _fail("Give a recurrence rule such as 'FREQ=WEEKLY;BYDAY=TU'.")
+    if len(rule) > MAX_RULE_LENGTH:
+        raise _fail(RULE_TOO_LONG)
+    text = "".join(rule.split()).upper()
+    if text.startswith("RRULE:"):
+        text = text[len("RRULE:") :]
+    if "DTSTART" in text:
+        raise _fail(_FIELD_PARTS["DTSTART"])
+    if ":" in text:
+        raise _fail("Give one RRULE (e.g. 'FREQ=WEEKLY;BYDAY=TU'), not a calendar property list.")
+    return text
+
+
+def _part(piece: str, parts: Mapping[str, str]) -> tuple[str, str]:
+    """``NAME=VALUE`` as (name, value), refused unless NAME is a supported part not yet seen
+    and VALUE is not empty."""
+    name, sep, value = piece.partition("=")
+    if not sep or not name:
+        raise _fail(f"{piece!r} is not NAME=VALUE; write e.g. 'FREQ=WEEKLY;BYDAY=TU'.")
+    if name in _FIELD_PARTS:
+        raise _fail(_FIELD_PARTS[name])
+    if name in ("BYHOUR", "BYMINUTE", "BYSECOND"):
+        raise _fail(
+            f"{name} is not supported: the rule picks dates and the planner picks the time of day."
+        )
+    if name not in _PART_CHECKS:
+        raise _fail(f"{name} is not a supported RRULE part; use {_SUPPORTED}.")
+    if name in parts:
+        raise _fail(f"{name} appears more than once.")
+    if not value:
+        raise _fail(f"{name} has no value.")
+    return name, value
+
+
 def parse_recurrence(rule: str) -> str:
     """Validate an RRULE and return it normalised (upper case, no ``RRULE:`` prefix).
 
@@ -88,79 +202,24 @@ def parse_recurrence(rule: str) -> str:
     ...
     app.scheduling.model.InvalidInput: BYDAY value 'XX' is not a weekday (MO, TU, WE, TH, FR, SA, SU), optionally with an ordinal such as 1WE or -1FR.
     """  # noqa: E501
-    if not isinstance(rule, str) or not rule.strip():
-        raise _fail("Give a recurrence rule such as 'FREQ=WEEKLY;BYDAY=TU'.")
-    if len(rule) > 500:
-        raise _fail("The recurrence rule is too long; keep it under 500 characters.")
-    text = "".join(rule.split()).upper()
-    if text.startswith("RRULE:"):
-        text = text[len("RRULE:") :]
-    if "DTSTART" in text:
-        raise _fail(_FIELD_PARTS["DTSTART"])
-    if ":" in text:
-        raise _fail("Give one RRULE (e.g. 'FREQ=WEEKLY;BYDAY=TU'), not a calendar property list.")
     parts: dict[str, str] = {}
-    for piece in filter(None, text.split(";")):
-        name, sep, value = piece.partition("=")
-        if not sep or not name:
-            raise _fail(f"{piece!r} is not NAME=VALUE; write e.g. 'FREQ=WEEKLY;BYDAY=TU'.")
-        if name in _FIELD_PARTS:
-            raise _fail(_FIELD_PARTS[name])
-        if name in ("BYHOUR", "BYMINUTE", "BYSECOND"):
-            raise _fail(
-                f"{name} is not supported: the rule picks dates and the planner picks "
-                "the time of day."
-            )
-        if name not in _SUPPORTED.split(", "):
-            raise _fail(f"{name} is not a supported RRULE part; use {_SUPPORTED}.")
-        if name in parts:
-            raise _fail(f"{name} appears more than once.")
-        if not value:
-            raise _fail(f"{name} has no value.")
+    for piece in filter(None, _rule_text(rule).split(";")):
+        name, value = _part(piece, parts)
         parts[name] = value
-
     freq = parts.get("FREQ")
     if freq is None:
         raise _fail("FREQ is missing; start the rule with FREQ=DAILY, WEEKLY, MONTHLY or YEARLY.")
-    if freq in _SUB_DAILY:
-        raise _fail(f"FREQ={freq} is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY.")
-    if freq not in _FREQS:
-        raise _fail(f"FREQ={freq} is not a frequency; use DAILY, WEEKLY, MONTHLY or YEARLY.")
-    if "INTERVAL" in parts:
-        raw = parts["INTERVAL"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_INTERVAL:
-            raise _fail(f"INTERVAL={raw} must be a whole number from 1 to {MAX_INTERVAL}.")
-    if "BYDAY" in parts:
-        _check_byday(parts["BYDAY"], freq, parts)
-    if "BYMONTHDAY" in parts:
-        if freq == "WEEKLY":
-            raise _fail("BYMONTHDAY cannot be used with FREQ=WEEKLY; use BYDAY.")
-        _integers("BYMONTHDAY", parts["BYMONTHDAY"], 1, 31, "use 1 to 31 or -1 to -31")
-    if "BYMONTH" in parts:
-        raw = parts["BYMONTH"]
-        for item in raw.split(","):
-            if not item.isdigit() or not 1 <= int(item) <= 12:
-                raise _fail(f"BYMONTH value {item!r} is not a month; use 1 (January) to 12.")
-    if "BYYEARDAY" in parts:
-        if freq != "YEARLY":
-            raise _fail("BYYEARDAY only works with FREQ=YEARLY.")
-        _integers("BYYEARDAY", parts["BYYEARDAY"], 1, 366, "use 1 to 366 or -1 to -366")
-    if "BYWEEKNO" in parts:
-        if freq != "YEARLY":
-            raise _fail("BYWEEKNO only works with FREQ=YEARLY.")
-        _integers("BYWEEKNO", parts["BYWEEKNO"], 1, 53, "use 1 to 53 or -1 to -53")
-    if "BYSETPOS" in parts:
-        if not any(p.startswith("BY") and p != "BYSETPOS" for p in parts):
-            raise _fail(
-                "BYSETPOS needs another BY… part to pick from, e.g. "
-                "'FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1'."
-            )
-        _integers("BYSETPOS", parts["BYSETPOS"], 1, 366, "use 1 to 366 or -1 to -366")
-    if "WKST" in parts and parts["WKST"] not in _WEEKDAYS:
-        raise _fail(f"WKST value {parts['WKST']!r} is not a weekday (MO, TU, …, SU).")
+    for name, check in _PART_CHECKS.items():
+        if name in parts:
+            check(parts[name], freq, parts)
 
-    order = ("FREQ", "INTERVAL", "BYMONTH", "BYWEEKNO", "BYYEARDAY", "BYMONTHDAY", "BYDAY")
-    ranked = sorted(parts, key=lambda n: (order.index(n) if n in order else len(order), n))
+    ranked = sorted(
+        parts,
+        key=lambda n: (
+            _NORMAL_ORDER.index(n) if n in _NORMAL_ORDER else len(_NORMAL_ORDER),
+            n,
+        ),
+    )
     normalised = ";".join(f"{n}={parts[n]}" for n in ranked)
     try:  # anything dateutil still refuses is a rule error too
         rrulestr(normalised, dtstart=datetime(2000, 1, 1))
@@ -216,18 +275,14 @@ def series_dates(
         raise InvalidInput(("count",), "Give either count or until to end the series.")
     if not 1900 <= start_date.year <= 9000:
         raise InvalidInput(("start_date",), f"start_date {start_date} is out of range.")
-    horizon = add_years(start_date, MAX_YEARS)
+    horizon = add_years(start_date, MAX_SERIES_YEARS)
     if count is not None and not 1 <= count <= MAX_COUNT:
-        raise InvalidInput(("count",), f"count must be from 1 to {MAX_COUNT}.")
+        raise InvalidInput(("count",), COUNT_REFUSAL)
     if until is not None:
         if until < start_date:
             raise InvalidInput(("until",), f"until {until} is before start_date {start_date}.")
         if until > horizon:
-            raise InvalidInput(
-                ("until",),
-                f"until {until} is more than {MAX_YEARS} years after start_date; "
-                f"use a date up to {horizon}.",
-            )
+            raise InvalidInput(("until",), until_refusal(until, horizon))
     last = min(until, horizon) if until is not None else horizon
     if limit is not None:
         if start_date > limit.last:
@@ -260,10 +315,10 @@ def series_dates(
             )
         raise InvalidInput(
             ("count",),
-            f"Only {len(days)} dates of this rule fall within {MAX_YEARS} years of "
+            f"Only {len(days)} dates of this rule fall within {MAX_SERIES_YEARS} years of "
             f"start_date (up to {horizon}); lower count to at most {len(days)}.",
         )
     return days
 
 
-__all__ = ["MAX_COUNT", "MAX_YEARS", "add_years", "parse_recurrence", "series_dates"]
+__all__ = ["parse_recurrence", "series_dates"]

@@ -31,13 +31,18 @@ from app.scheduling.clock import (
     utc_minute,
     utc_minute_ceil,
 )
+from app.scheduling.limits import (
+    DURATION_REFUSAL,
+    GRID_STEPS,
+    MAX_DURATION_MINUTES,
+    MAX_PARTICIPANTS,
+    MAX_SEARCH_DAYS,
+    STEP_MINUTES_REFUSAL,
+    participant_count_refusal,
+    search_range_refusal,
+)
 from app.scheduling.model import InvalidInput, Person, zone
 from app.scheduling.windows import working_timeline
-
-GRID_STEPS: tuple[int, ...] = (5, 10, 15, 30, 60)
-MAX_SEARCH_DAYS = 31
-MAX_DURATION_MINUTES = 24 * 60
-MAX_PARTICIPANTS = 200
 
 
 @dataclass
@@ -112,27 +117,15 @@ def check_search_limits(
         raise InvalidInput(("end",), "end must be after start.")
     if end - start > timedelta(days=MAX_SEARCH_DAYS):
         days = (end - start) / timedelta(days=1)
-        raise InvalidInput(
-            ("end",),
-            f"The search range is {days:g} days; at most {MAX_SEARCH_DAYS} days are allowed.",
-        )
+        raise InvalidInput(("end",), search_range_refusal(days))
     if duration_minutes is not None and (
         not _is_whole(duration_minutes) or not 0 < duration_minutes <= MAX_DURATION_MINUTES
     ):
-        raise InvalidInput(
-            ("duration_minutes",),
-            f"duration_minutes must be a whole number from 1 to {MAX_DURATION_MINUTES}.",
-        )
+        raise InvalidInput(("duration_minutes",), DURATION_REFUSAL)
     if step_minutes is not None and (not _is_whole(step_minutes) or step_minutes not in GRID_STEPS):
-        raise InvalidInput(
-            ("step_minutes",),
-            f"step_minutes must be one of {', '.join(map(str, GRID_STEPS))}.",
-        )
+        raise InvalidInput(("step_minutes",), STEP_MINUTES_REFUSAL)
     if participants is not None and not 0 < participants <= MAX_PARTICIPANTS:
-        raise InvalidInput(
-            ("participants",),
-            f"Give 1 to {MAX_PARTICIPANTS} participants (got {participants}).",
-        )
+        raise InvalidInput(("participants",), participant_count_refusal(participants))
     if limit is not None and (not _is_whole(limit) or limit < 1):
         raise InvalidInput(("limit",), "limit must be a whole number of at least 1.")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.scheduling.limits import GRID_STEPS
 from app.scheduling.model import MINUTES_PER_DAY, InvalidInput
 
 # Measured on the 2-core reference machine (docs/bounds.md): with both limits reached a plan
@@ -31,7 +32,6 @@ MAX_PARTICIPANT_OCCURRENCES = 26_000
 # Participant times one answer lists in full (view=full); past this, ask for pages or the
 # compact view. 10,000 is about 1.2 MB of JSON and ~0.1 s of the worker's CPU to answer.
 MAX_LISTED_PARTICIPANT_TIMES = 10_000
-GRID_STEPS = (5, 10, 15, 30, 60)
 
 
 @dataclass(frozen=True)

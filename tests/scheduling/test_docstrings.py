@@ -10,7 +10,7 @@ import pytest
 
 import app.scheduling
 
-WORKED_EXAMPLES = {"clock", "windows", "burden", "search"}
+WORKED_EXAMPLES = {"clock", "windows", "burden", "search", "planner", "rotation"}
 MODULES = sorted(m.name for m in pkgutil.iter_modules(app.scheduling.__path__, "app.scheduling."))
 
 

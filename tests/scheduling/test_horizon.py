@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from app.scheduling.horizon import HORIZON_YEARS, Horizon, add_years
+from app.scheduling.horizon import Horizon, add_years
+from app.scheduling.limits import HORIZON_YEARS
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
 

@@ -18,14 +18,8 @@ import pytest
 
 from app.scheduling.burden import burden_minutes
 from app.scheduling.model import InvalidInput, Person, parse_working_hours
-from app.scheduling.planner import (
-    DayCandidates,
-    Plan,
-    SeriesSpec,
-    _candidates,
-    plan_rotation,
-    plan_series,
-)
+from app.scheduling.planner import Plan, SeriesSpec, _candidates, plan_series
+from app.scheduling.rotation import DayCandidates, plan_rotation
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 EVERY_DAY = [*WEEKDAYS, "sat", "sun"]

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 from app.scheduling.model import Person, WeeklyWindow
-from app.scheduling.planner import DayCandidates, Plan, SeriesSpec, plan_rotation, plan_series
+from app.scheduling.planner import Plan, SeriesSpec, plan_series
 from app.scheduling.recurrence import series_dates
+from app.scheduling.rotation import DayCandidates, plan_rotation
 
 ZONES = [
     "America/New_York",

@@ -1,0 +1,205 @@
+"""What a plan tells people (docs/rules.md, "Planning a series"): each occurrence's notices
+and why a date cannot be scheduled, as sentences naming who and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from app.scheduling.burden import BurdenMatrix, profile_key
+from app.scheduling.clock import LocalClock, utc_datetime
+from app.scheduling.model import Person, format_hhmm
+from app.scheduling.windows import unavailable_dates
+
+
+def _display(names: Mapping[str, str] | None, person: Person) -> str:
+    return names.get(person.id, person.id) if names else person.id
+
+
+def _city(tz: str) -> str:
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+# ---------------------------------------------------------------------------------------
+# Dates that cannot be scheduled.
+# ---------------------------------------------------------------------------------------
+
+
+def _sentences(groups: Mapping[tuple[str, str, tuple[str, ...]], list[str]]) -> list[str]:
+    """One sentence per (zone, verb, reasons): "Ana and Ben (Europe/London) are away: …"."""
+    return [
+        f"{_join(who)} ({tz}) {'is' if len(who) == 1 else 'are'} {verb}: {'; '.join(why)}."
+        for (tz, verb, why), who in groups.items()
+    ]
+
+
+def unschedulable_reason(
+    burdens: BurdenMatrix,
+    columns: range,
+    truncated: bool,
+    required: Sequence[Person],
+    names: Mapping[str, str] | None,
+) -> str:
+    """Who cannot meet on a date and why: the people infeasible at every start of the date
+    (its ``columns`` of the required people's ``burdens``; ``truncated``: ``not_before``
+    removed some of its starts), or else a general sentence plus whoever is away for part of
+    it. People of one zone with the same reasons share a sentence.
+
+    e.g. "Ana (America/New_York) is unavailable: public holiday in US: Thanksgiving Day."
+    """
+    cols = columns
+    rows = burdens.minutes[:, cols.start : cols.stop]
+    span_start = int(burdens.starts[cols.start])
+    span_end = int(burdens.starts[cols.stop - 1]) + burdens.duration_minutes
+
+    def away(person: Person) -> dict[date, str]:
+        first = utc_datetime(span_start).astimezone(person.zone).date()
+        last = utc_datetime(span_end - 1).astimezone(person.zone).date()
+        return unavailable_dates(person, first, last)
+
+    groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
+    blocked = np.flatnonzero((rows < 0).all(axis=1)).tolist()
+    if blocked:
+        by_profile: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = {}
+        for p in blocked:
+            person = required[p]
+            key = profile_key(person)
+            if key not in by_profile:  # same profile, same reasons: ask once
+                reasons = burdens.reasons(p, cols)
+                off = set(away(person).values())
+                verb = "unavailable" if all(r in off for r in reasons) else "unable to meet"
+                by_profile[key] = (verb, tuple(reasons))
+            verb, why_all = by_profile[key]
+            groups.setdefault((person.timezone, verb, why_all), []).append(_display(names, person))
+        said = " ".join(_sentences(groups))
+        return f"In what is left of the day: {said}" if truncated else said
+    text = "No time fits every required participant's working hours within their max stretch"
+    if truncated:
+        text += " in what is left of the day"
+    sentences = [text + "."]
+    for p in np.flatnonzero((rows < 0).any(axis=1)).tolist():
+        person = required[p]
+        off_reasons = tuple(dict.fromkeys(away(person).values()))
+        if off_reasons:
+            key2 = (person.timezone, "unavailable part of the day", off_reasons)
+            groups.setdefault(key2, []).append(_display(names, person))
+    sentences += _sentences(groups)
+    return " ".join(sentences)
+
+
+# ---------------------------------------------------------------------------------------
+# Notices of one occurrence.
+# ---------------------------------------------------------------------------------------
+
+
+def fallback_notice(
+    burdens: BurdenMatrix,
+    wanted: int,
+    fixed_time: int,
+    planned_time: int,
+    required: Sequence[Person],
+    anchor: str,
+    names: Mapping[str, str] | None,
+) -> str:
+    """Why a date of a fixed-time series is not at the fixed time: ``fixed_time`` and
+    ``planned_time`` are anchor-local minutes of day, ``wanted`` the column of the required
+    people's ``burdens`` at the fixed time (-1 where that time is not a start)."""
+    planned_hhmm = format_hhmm(planned_time)
+    fixed_hhmm = format_hhmm(fixed_time)
+    head = f"Fell back from {fixed_hhmm} to {planned_hhmm} {_city(anchor)} time"
+    if wanted < 0:
+        return f"{head}: {fixed_hhmm} is not an available start on this date."
+    why = [
+        f"{_display(names, person)} ({person.timezone}): "
+        f"{burdens.reason(p, wanted) or 'unavailable'}"
+        for p, person in enumerate(required)
+        if burdens.minutes[p, wanted] < 0
+    ]
+    return f"{head}: at {fixed_hhmm} {'; '.join(why)}."
+
+
+def _clock_change(tz: str, before: datetime, after: datetime) -> str | None:
+    """ "London changed clocks (BST→GMT)" when the zone's offset differs, else None."""
+    if before.utcoffset() == after.utcoffset():
+        return None
+    return f"{_city(tz)} changed clocks ({before.tzname()}→{after.tzname()})"
+
+
+def _why_local_time_moved(
+    tz: str, anchor: str, previous_start: int, start: int, clock: LocalClock
+) -> str:
+    """Why the local start in ``tz`` moved between two occurrences of an ``anchor`` series."""
+    own = _clock_change(tz, clock(tz, previous_start), clock(tz, start))
+    theirs = _clock_change(anchor, clock(anchor, previous_start), clock(anchor, start))
+    anchor_before, anchor_after = clock.hhmm(anchor, previous_start), clock.hhmm(anchor, start)
+    if anchor_before != anchor_after:
+        why = f"the meeting moves from {anchor_before} to {anchor_after} {_city(anchor)} time"
+        changes = [c for c in (theirs, own if tz != anchor else None) if c]
+        if changes:
+            why += "; " + " and ".join(changes)
+        return why
+    if own and not theirs:
+        return f"{own} but {_city(anchor)} did not"
+    if theirs and not own:
+        return f"{theirs} but {_city(tz)} did not"
+    return f"{_city(anchor)} and {_city(tz)} changed clocks by different amounts"
+
+
+def local_time_notices(
+    people: Sequence[Person],
+    previous: Mapping[str, str],
+    previous_start: int | None,
+    start: int,
+    anchor: str,
+    clock: LocalClock,
+    names: Mapping[str, str] | None,
+) -> list[str]:
+    """One notice per (zone, old time, new time) naming who and why.
+
+    "Local start moves from 14:00 to 13:00 for Ana (London): London changed clocks
+    (BST→GMT) but New York did not."
+    """
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for person in people:
+        old = previous.get(person.id)
+        if old is None:
+            continue
+        new = clock.hhmm(person.timezone, start)
+        if old != new:
+            groups.setdefault((person.timezone, old, new), []).append(_display(names, person))
+    notices: list[str] = []
+    for (tz, old, new), who in groups.items():
+        head = f"Local start moves from {old} to {new} for {_join(who)} ({_city(tz)})"
+        if previous_start is None:
+            notices.append(f"{head} since the last held occurrence.")
+            continue
+        why = _why_local_time_moved(tz, anchor, previous_start, start, clock)
+        notices.append(f"{head}: {why}.")
+    return notices
+
+
+def away_notice(
+    person: Person,
+    away: Mapping[date, str],
+    local_start: datetime,
+    local_end: datetime,
+    names: Mapping[str, str] | None,
+) -> str | None:
+    """The notice for an optional participant who is ``away`` (local date → reason) on a
+    local date the meeting ``[local_start, local_end)`` touches, else None."""
+    day, last = local_start.date(), (local_end - timedelta(minutes=1)).date()
+    reasons: list[str] = []
+    while day <= last:
+        if day in away and away[day] not in reasons:
+            reasons.append(away[day])
+        day += timedelta(days=1)
+    if not reasons:
+        return None
+    return f"{_display(names, person)} (optional) is unavailable: {'; '.join(reasons)}."
