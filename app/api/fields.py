@@ -25,6 +25,7 @@ from pydantic_core import core_schema
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.scheduling.horizon import Horizon
+from app.scheduling.limits import GRID_STEPS, MAX_DURATION_MINUTES, STEP_MINUTES_REFUSAL
 from app.scheduling.model import WEEKDAYS, InvalidInput, parse_working_hours, validate_timezone
 from app.services import Services
 
@@ -218,6 +219,32 @@ Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_se
 Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_service_date)]
 Whole = BeforeValidator(_whole_number)
 Flag = Annotated[bool, Field(strict=True)]
+
+
+def _grid_step(value: int) -> int:
+    if value not in GRID_STEPS:
+        raise ValueError(STEP_MINUTES_REFUSAL)
+    return value
+
+
+# The grid a slot starts on (the core's GRID_STEPS).
+StepMinutes = Annotated[
+    int,
+    Whole,
+    AfterValidator(_grid_step),
+    WithJsonSchema({"type": "integer", "enum": list(GRID_STEPS)}),
+]
+# Of a meeting; a series' meetings are at least 5 minutes long, a searched slot at least 1.
+SeriesDuration = Annotated[
+    int,
+    Whole,
+    Field(ge=5, le=MAX_DURATION_MINUTES, description=f"Minutes, 5 to {MAX_DURATION_MINUTES}."),
+]
+SearchDuration = Annotated[
+    int,
+    Whole,
+    Field(ge=1, le=MAX_DURATION_MINUTES, description=f"Minutes, 1 to {MAX_DURATION_MINUTES}."),
+]
 
 
 def _timezone(value: Any) -> str:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from app.api.deps import SessionDep, WorkspaceDep
-from app.api.fields import Instant, Whole
+from app.api.fields import Instant, SearchDuration, StepMinutes, Whole
 from app.db.models import Workspace
 from app.db.people import load_people
 from app.errors import AUTHENTICATED, error_responses, invalid
+from app.scheduling.limits import MAX_PARTICIPANTS, TOO_MANY_PARTICIPANTS
 from app.scheduling.model import Person
 from app.scheduling.search import (
-    MAX_PARTICIPANTS,
     check_search_limits,
     overlap,
     search_slots,
@@ -58,7 +58,7 @@ def _id_list(raw: str) -> list[uuid.UUID]:
     if not parts:
         raise invalid(("participant_ids",), "List at least one participant id, comma-separated.")
     if len(parts) > MAX_PARTICIPANTS:
-        raise invalid(("participant_ids",), f"At most {MAX_PARTICIPANTS} participants.")
+        raise invalid(("participant_ids",), TOO_MANY_PARTICIPANTS)
     ids = []
     for p in parts:
         try:
@@ -122,10 +122,10 @@ class SlotSearch(BaseModel):
     )
     participant_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
     optional_participant_ids: Annotated[list[uuid.UUID], Field(max_length=MAX_PARTICIPANTS)] = []
-    duration_minutes: Annotated[int, Whole, Field(ge=1, le=1440, description="1 to 1440 minutes")]
+    duration_minutes: SearchDuration
     start: Instant
     end: Instant
-    step_minutes: Annotated[Literal[5, 10, 15, 30, 60], Whole] = 15
+    step_minutes: StepMinutes = 15
     limit: Annotated[int, Whole, Field(ge=1, le=200)] = 10
 
 

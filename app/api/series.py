@@ -28,6 +28,8 @@ from app.api.fields import (
     Location,
     LongText,
     Name,
+    SeriesDuration,
+    StepMinutes,
     TimezoneName,
     Whole,
     request_horizon,
@@ -39,8 +41,15 @@ from app.db.changes import refuse_nulls, touch
 from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.errors import AUTHENTICATED, error_responses, invalid
+from app.scheduling.limits import (
+    MAX_COUNT,
+    MAX_PARTICIPANTS,
+    MAX_RULE_LENGTH,
+    NO_REQUIRED_PARTICIPANT,
+    PARTICIPANT_LISTED_TWICE,
+)
 from app.scheduling.model import InvalidInput
-from app.scheduling.recurrence import parse_recurrence, series_dates
+from app.scheduling.recurrence import series_dates
 from app.scheduling.work import check_listing, check_plan_work
 from app.services import services
 from app.views.plans import (
@@ -56,16 +65,14 @@ from app.views.plans import (
 
 router = APIRouter(prefix="/v1/series", tags=["series"], responses=AUTHENTICATED)
 
-MAX_PARTICIPANTS = 200
-
-Step = Annotated[Literal[5, 10, 15, 30, 60], Whole]
-Duration = Annotated[int, Whole, Field(ge=5, le=1440, description="Minutes, 5 to 1440.")]
-Count = Annotated[int, Whole, Field(ge=1, le=520, description="Number of occurrences, 1 to 520.")]
+Count = Annotated[
+    int, Whole, Field(ge=1, le=MAX_COUNT, description=f"Number of occurrences, 1 to {MAX_COUNT}.")
+]
 Recurrence = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=500,
+        max_length=MAX_RULE_LENGTH,
         description="RFC 5545 RRULE without COUNT/UNTIL/DTSTART",
         examples=["FREQ=WEEKLY;BYDAY=TU"],
     ),
@@ -113,14 +120,14 @@ class SeriesCreate(BaseModel):
     )
     title: Name
     description: LongText | None = None
-    duration_minutes: Duration
+    duration_minutes: SeriesDuration
     recurrence: Recurrence
     start_date: Day
     count: Count | None = None
     until: Day | None = None
     anchor_timezone: TimezoneName
     policy: Policy = "rotate"
-    step_minutes: Step = 15
+    step_minutes: StepMinutes = 15
     location: Location | None = None
     participants: Members
 
@@ -134,14 +141,14 @@ class SeriesUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Name | None = None
     description: LongText | None = None
-    duration_minutes: Duration | None = None
+    duration_minutes: SeriesDuration | None = None
     recurrence: Recurrence | None = None
     start_date: Day | None = None
     count: Count | None = None
     until: Day | None = None
     anchor_timezone: TimezoneName | None = None
     policy: Policy | None = None
-    step_minutes: Step | None = None
+    step_minutes: StepMinutes | None = None
     location: Location | None = None
     participants: Members | None = None
 
@@ -171,7 +178,6 @@ def check_series_shape(values: dict[str, Any]) -> None:
         raise InvalidInput(("count",), "Give exactly one of count and until.")
     if until is not None and until < start:
         raise InvalidInput(("until",), "until is before start_date.")
-    parse_recurrence(values["recurrence"])
     series_dates(
         values["recurrence"],
         start,
@@ -183,9 +189,9 @@ def check_series_shape(values: dict[str, Any]) -> None:
     members = values["participants"]
     ids = [str(m["participant_id"]) for m in members]
     if len(set(ids)) != len(ids):
-        raise InvalidInput(("participants",), "A participant is listed twice; list each once.")
+        raise InvalidInput(("participants",), PARTICIPANT_LISTED_TWICE)
     if not any(m["required"] for m in members):
-        raise InvalidInput(("participants",), "Mark at least one participant as required.")
+        raise InvalidInput(("participants",), NO_REQUIRED_PARTICIPANT)
 
 
 def _public(session: Session, series: Series, response: Response | None = None) -> SeriesPublic:
