@@ -121,13 +121,15 @@ class BurdenMatrix:
     @property
     def inside_hours(self) -> npt.NDArray[np.bool_]:
         """True where the meeting lies wholly inside the person's working windows."""
-        return self.minutes == 0
+        inside: npt.NDArray[np.bool_] = self.minutes == 0
+        return inside
 
 
 def _cost_of_first(n: Minutes) -> Minutes:
     """Σ_{j<n} (1 + j // 60): the cost of the first ``n`` minutes moving away from a window."""
     q, r = n // 60, n % 60
-    return n + 30 * q * (q - 1) + r * q
+    cost: Minutes = n + 30 * q * (q - 1) + r * q
+    return cost
 
 
 def _gap_cost(gap: Minutes) -> Minutes:
