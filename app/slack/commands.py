@@ -24,14 +24,15 @@ from app.db.links import link_urls, personal_feed
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.errors import AppError
+from app.scheduling import wording
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.search import overlap
+from app.scheduling.wording import NOBODY_PAYS, hours
 from app.secret_box import secret_box
 from app.settings import Settings
 from app.slack.blocks import (
     Reply,
     escape,
-    hours,
     notice,
     other_zones,
     span_theirs,
@@ -404,12 +405,15 @@ def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller
 def hard_turn(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
     """Who pays most among the required participants (ties named together), or nobody."""
     required = {str(m.participant_id) for m in ctx.members if m.required}
-    paying = [s for s in slots if s.participant_id in required and s.burden_minutes > 0]
-    if not paying:
-        return "inside everyone's working hours"
-    top = max(s.burden_minutes for s in paying)
-    names = sorted(escape(ctx.name_of(s.participant_id)) for s in paying if s.burden_minutes == top)
-    return f"hard turn: *{' & '.join(names)}* ({hours(top)})"
+    turn = wording.hard_turn(
+        (
+            (ctx.name_of(s.participant_id), s.burden_minutes)
+            for s in slots
+            if s.participant_id in required
+        ),
+        mark=lambda names: f"*{escape(names)}*",
+    )
+    return NOBODY_PAYS if turn is None else f"hard turn: {turn}"
 
 
 # --- the sub-commands ------------------------------------------------------------------
