@@ -1,30 +1,22 @@
-"""The share page of a series: plain data in, HTML out (Jinja2, autoescaped, inline SVG).
+"""The share page's layout: a :class:`~app.share.page.SharePage` in, a :class:`PageView` out
+(ribbons, rotation, charts, notices: everything the template needs, computed here).
 
-No web or database imports: :mod:`app.share.routes` gathers a :class:`SharePage` from the
-tables and this module lays it out. Working windows and away dates come from the core
-(:mod:`app.scheduling.windows`), so a night shift that wraps midnight is drawn exactly as
-the planner sees it.
-
-Ribbon and chart coordinates along the time axis are *percentages* of the drawing's width,
-and the SVGs have no ``viewBox``: the drawings stretch to any screen while their text keeps
-its size, which is what keeps a 24-hour ribbon readable on a phone.
+Working windows and away dates come from the core (:mod:`app.scheduling.windows`), so a night
+shift that wraps midnight is drawn exactly as the planner sees it. Coordinates along the time
+axis are *percentages* of the drawing's width and the SVGs have no ``viewBox``: the drawings
+stretch to any screen while their text keeps its size (a 24-hour ribbon stays readable on a
+phone).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from importlib.resources import files
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from app.scheduling import wording
-from app.scheduling.model import WEEKDAYS, Person, WeeklyWindow, format_hhmm, zone
+from app.scheduling.model import WEEKDAYS, WeeklyWindow, format_hhmm, zone
 from app.scheduling.windows import unavailable_dates, working_windows
 from app.scheduling.wording import (
     NOBODY_PAYS,
@@ -33,6 +25,15 @@ from app.scheduling.wording import (
     day_label,
     hours,
     local_range,
+)
+from app.share.page import (
+    Balance,
+    LocalSlot,
+    Meeting,
+    Member,
+    SeriesInfo,
+    SharePage,
+    week_of,
 )
 from app.share.rules import describe_rule
 
@@ -49,107 +50,6 @@ POLICIES = {
     "rotate": "Rotate: the off-hours burden is shared, each participant takes turns.",
     "fixed": "Fixed: the same time of day on every date.",
 }
-
-
-# --- input ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Member:
-    """A participant of the series with the core's view of them (effective values)."""
-
-    id: str
-    name: str
-    party_id: str
-    party_name: str
-    party_role: str
-    required: bool
-    person: Person
-
-
-@dataclass(frozen=True)
-class LocalSlot:
-    """One participant's side of one meeting, as the API reports it."""
-
-    local_start: datetime
-    local_end: datetime
-    timezone: str
-    burden_minutes: int
-
-
-@dataclass(frozen=True)
-class Meeting:
-    """One occurrence. ``date`` is the rule's date in the anchor zone; times are aware."""
-
-    date: date
-    start: datetime
-    end: datetime
-    cancelled: bool
-    slots: Mapping[str, LocalSlot]
-    notices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Balance:
-    """A ledger line: burden minutes of past and of still scheduled occurrences."""
-
-    label: str
-    past_minutes: int
-    scheduled_minutes: int
-
-    @property
-    def total_minutes(self) -> int:
-        return self.past_minutes + self.scheduled_minutes
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    title: str
-    description: str | None
-    recurrence: str
-    start_date: date
-    count: int | None
-    until: date | None
-    anchor_timezone: str
-    policy: str
-    duration_minutes: int
-    location: str | None
-
-
-@dataclass(frozen=True)
-class SharePage:
-    """Everything the page shows. ``week`` is a Monday (weeks are read in the anchor zone);
-    ``meetings`` are every occurrence of the series in start order; ``rule_dates`` the dates
-    the rule produces (so a skipped date can be explained); ``first_week``/``last_week``
-    bound the navigation."""
-
-    series: SeriesInfo
-    members: Sequence[Member]
-    meetings: Sequence[Meeting]
-    rule_dates: Sequence[date]
-    week: date
-    first_week: date
-    last_week: date
-    now: datetime
-    people_balance: Sequence[Balance]
-    party_balance: Sequence[Balance]
-    preview: bool = False
-
-
-def week_of(day: date) -> date:
-    """The Monday of ``day``'s week."""
-    return day - timedelta(days=day.weekday())
-
-
-def default_week(meetings: Sequence[Meeting], now: datetime, anchor_timezone: str) -> date:
-    """The week of the next meeting; else of the last one; else this week (anchor zone)."""
-    held = [m for m in meetings if not m.cancelled]
-    upcoming = [m for m in held if m.end > now]
-    if upcoming:
-        return week_of(upcoming[0].date)
-    if held:
-        return week_of(held[-1].date)
-    return week_of(now.astimezone(zone(anchor_timezone)).date())
 
 
 # --- words ------------------------------------------------------------------------------
@@ -686,68 +586,3 @@ def build_view(page: SharePage) -> PageView:
         charts=charts,
         balances=[("Participants", page.people_balance), ("Parties", page.party_balance)],
     )
-
-
-# --- HTML -------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("app.share", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["hours"] = hours
-    env.filters["day_label"] = day_label
-    env.filters["working_hours"] = working_hours_text
-    env.globals["palette_size"] = PALETTE_SIZE
-    env.globals["plot_height"] = PLOT_HEIGHT
-    env.globals["plot_top"] = PLOT_TOP
-    env.globals["plot_width"] = PLOT_WIDTH
-    return env
-
-
-@lru_cache(maxsize=1)
-def shortcuts_script() -> str:
-    """The one inline script (arrow keys for weeks, open data tables when printing)."""
-    return files("app.share").joinpath("templates/shortcuts.js.j2").read_text("utf-8").strip()
-
-
-def content_security_policy() -> str:
-    """Nothing may load from anywhere; the inline script is allowed by its hash."""
-    digest = hashlib.sha256(shortcuts_script().encode()).digest()
-    script = "'sha256-" + base64.b64encode(digest).decode() + "'"
-    return (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src {script}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-
-
-SECURITY_HEADERS: Mapping[str, str] = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Cache-Control": "private, no-cache",
-    "X-Frame-Options": "DENY",
-}
-
-
-def page_headers() -> dict[str, str]:
-    return {"Content-Security-Policy": content_security_policy(), **SECURITY_HEADERS}
-
-
-def render_page(page: SharePage) -> str:
-    view = build_view(page)
-    return (
-        environment()
-        .get_template("page.html.j2")
-        .render(view=view, page=page, series=page.series, script=shortcuts_script())
-    )
-
-
-def render_message(title: str, message: str) -> str:
-    """A small page for errors (unknown link, bad week)."""
-    return environment().get_template("message.html.j2").render(title=title, message=message)

@@ -12,20 +12,13 @@ import pytest
 
 from app.scheduling.model import Person, parse_working_hours
 from app.scheduling.wording import NOBODY_PAYS, clock_changes
+from app.share.html import content_security_policy, render_message, render_page
+from app.share.page import Balance, LocalSlot, Meeting, Member, SeriesInfo, SharePage
 from app.share.render import (
-    Balance,
-    LocalSlot,
-    Meeting,
-    Member,
-    SeriesInfo,
-    SharePage,
     build_view,
-    content_security_policy,
     cumulative_chart,
     hard_turn,
     hour_ticks,
-    render_message,
-    render_page,
     ribbon_row,
     working_hours_text,
 )
