@@ -22,17 +22,17 @@ from app.slack.blocks import (
     when_theirs,
     when_yours,
 )
-from app.slack.commands import (
+from app.slack.commands import hard_turn
+from app.slack.delivery import allowed_response_url
+from app.slack.parsing import (
     Invocation,
     Refusal,
-    hard_turn,
     parse_count,
     parse_mentions,
     parse_payload,
     parse_text,
     series_query,
 )
-from app.slack.delivery import allowed_response_url
 from app.views.plans import ParticipantSlot
 
 SLACK = ["https://hooks.slack.com/"]
