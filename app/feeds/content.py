@@ -18,6 +18,7 @@ from app.db.models import Feed, Occurrence, Participant, Party, Series, SeriesPa
 from app.db.schedules import SeriesContext, load_context
 from app.feeds.render import FeedCalendar, FeedEvent
 from app.scheduling.model import zone
+from app.scheduling.wording import NOBODY_PAYS, day_label, hard_turn, hours, local_range
 from app.serving.lru import Lru
 
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
@@ -240,10 +241,6 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=EPOCH.tzinfo)
 
 
-def _hours(minutes: int) -> str:
-    return f"{minutes / 60:.2f}".rstrip("0").rstrip(".") + " h"
-
-
 def _describe(
     ctx: SeriesContext, occ: Occurrence, balance: dict[str, int], parties: dict[uuid.UUID, Party]
 ) -> str:
@@ -258,18 +255,26 @@ def _describe(
         tz = zone(person.timezone)
         start, end = occ.start.astimezone(tz), occ.end.astimezone(tz)
         minutes = occ.burden.get(pid)
-        cost = "cannot attend" if minutes is None else f"burden {_hours(minutes)}"
+        cost = "cannot attend" if minutes is None else f"burden {hours(minutes)}"
         role = "" if member.required else " (optional)"
+        when = local_range(start, end, weekday=False, timezone=person.timezone)
         lines.append(
-            f"- {participant.name}{role}, {party.name}: {start:%a %d %b %H:%M}–{end:%H:%M} "
-            f"{person.timezone} · {cost}"
+            f"- {participant.name}{role}, {party.name}: {day_label(start.date(), False)} {when}"
+            f" · {cost}"
         )
+    if occ.status != "cancelled":
+        turn = hard_turn(
+            (ctx.name_of(m.participant_id), occ.burden.get(str(m.participant_id), 0))
+            for m in ctx.members
+            if m.required
+        )
+        lines.append(f"Hard turn: {turn or NOBODY_PAYS}")
     lines.append("")
     lines.append("Running balance after this meeting:")
     for member in ctx.members:
         if member.required:
             name = ctx.rows[member.participant_id][0].name
-            lines.append(f"- {name}: {_hours(balance.get(str(member.participant_id), 0))}")
+            lines.append(f"- {name}: {hours(balance.get(str(member.participant_id), 0))}")
     if occ.notices:
         lines += ["", "Notices:", *(f"- {n}" for n in occ.notices)]
     if occ.status == "cancelled":

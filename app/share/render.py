@@ -1,31 +1,40 @@
-"""The share page of a series: plain data in, HTML out (Jinja2, autoescaped, inline SVG).
+"""The share page's layout: a :class:`~app.share.page.SharePage` in, a :class:`PageView` out
+(ribbons, rotation, charts, notices: everything the template needs, computed here).
 
-No web or database imports: :mod:`app.share.routes` gathers a :class:`SharePage` from the
-tables and this module lays it out. Working windows and away dates come from the core
-(:mod:`app.scheduling.windows`), so a night shift that wraps midnight is drawn exactly as
-the planner sees it.
-
-Ribbon and chart coordinates along the time axis are *percentages* of the drawing's width,
-and the SVGs have no ``viewBox``: the drawings stretch to any screen while their text keeps
-its size, which is what keeps a 24-hour ribbon readable on a phone.
+Working windows and away dates come from the core (:mod:`app.scheduling.windows`), so a night
+shift that wraps midnight is drawn exactly as the planner sees it. Coordinates along the time
+axis are *percentages* of the drawing's width and the SVGs have no ``viewBox``: the drawings
+stretch to any screen while their text keeps its size (a 24-hour ribbon stays readable on a
+phone).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from importlib.resources import files
-from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-from app.scheduling.model import WEEKDAYS, Person, WeeklyWindow, format_hhmm, zone
+from app.scheduling import wording
+from app.scheduling.model import WEEKDAYS, WeeklyWindow, format_hhmm, zone
 from app.scheduling.windows import unavailable_dates, working_windows
+from app.scheduling.wording import (
+    NOBODY_PAYS,
+    city,
+    clock_changes,
+    day_label,
+    hours,
+    local_range,
+)
+from app.share.page import (
+    Balance,
+    LocalSlot,
+    Meeting,
+    Member,
+    SeriesInfo,
+    SharePage,
+    week_of,
+)
 from app.share.rules import describe_rule
 
 WEEK = timedelta(days=7)
@@ -43,146 +52,7 @@ POLICIES = {
 }
 
 
-# --- input ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Member:
-    """A participant of the series with the core's view of them (effective values)."""
-
-    id: str
-    name: str
-    party_id: str
-    party_name: str
-    party_role: str
-    required: bool
-    person: Person
-
-
-@dataclass(frozen=True)
-class LocalSlot:
-    """One participant's side of one meeting, as the API reports it."""
-
-    local_start: datetime
-    local_end: datetime
-    timezone: str
-    burden_minutes: int
-
-
-@dataclass(frozen=True)
-class Meeting:
-    """One occurrence. ``date`` is the rule's date in the anchor zone; times are aware."""
-
-    date: date
-    start: datetime
-    end: datetime
-    cancelled: bool
-    slots: Mapping[str, LocalSlot]
-    notices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Balance:
-    """A ledger line: burden minutes of past and of still scheduled occurrences."""
-
-    label: str
-    past_minutes: int
-    scheduled_minutes: int
-
-    @property
-    def total_minutes(self) -> int:
-        return self.past_minutes + self.scheduled_minutes
-
-
-@dataclass(frozen=True)
-class SeriesInfo:
-    title: str
-    description: str | None
-    recurrence: str
-    start_date: date
-    count: int | None
-    until: date | None
-    anchor_timezone: str
-    policy: str
-    duration_minutes: int
-    location: str | None
-
-
-@dataclass(frozen=True)
-class SharePage:
-    """Everything the page shows. ``week`` is a Monday (weeks are read in the anchor zone);
-    ``meetings`` are every occurrence of the series in start order; ``rule_dates`` the dates
-    the rule produces (so a skipped date can be explained); ``first_week``/``last_week``
-    bound the navigation."""
-
-    series: SeriesInfo
-    members: Sequence[Member]
-    meetings: Sequence[Meeting]
-    rule_dates: Sequence[date]
-    week: date
-    first_week: date
-    last_week: date
-    now: datetime
-    people_balance: Sequence[Balance]
-    party_balance: Sequence[Balance]
-    preview: bool = False
-
-
-def week_of(day: date) -> date:
-    """The Monday of ``day``'s week."""
-    return day - timedelta(days=day.weekday())
-
-
-def default_week(meetings: Sequence[Meeting], now: datetime, anchor_timezone: str) -> date:
-    """The week of the next meeting; else of the last one; else this week (anchor zone)."""
-    held = [m for m in meetings if not m.cancelled]
-    upcoming = [m for m in held if m.end > now]
-    if upcoming:
-        return week_of(upcoming[0].date)
-    if held:
-        return week_of(held[-1].date)
-    return week_of(now.astimezone(zone(anchor_timezone)).date())
-
-
 # --- words ------------------------------------------------------------------------------
-
-
-def hours(minutes: int) -> str:
-    """Burden minutes as hours for people: ``90`` → ``'1.5 h'``."""
-    value = f"{minutes / 60:.1f}".removesuffix(".0")
-    return f"{value} h"
-
-
-def day_label(day: date, year: bool = True) -> str:
-    text = f"{day:%a} {day.day} {day:%b}"
-    return f"{text} {day.year}" if year else text
-
-
-def city(timezone: str) -> str:
-    """``'America/Argentina/Buenos_Aires'`` → ``'Buenos Aires'``."""
-    return timezone.rsplit("/", 1)[-1].replace("_", " ")
-
-
-def offset_label(moment: datetime) -> str:
-    """``'UTC+8'``, ``'UTC-4'``, ``'UTC+5:45'``."""
-    offset = moment.utcoffset() or timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    h, m = divmod(abs(minutes), 60)
-    return f"UTC{sign}{h}" + (f":{m:02d}" if m else "")
-
-
-def zone_abbreviation(moment: datetime) -> str:
-    """The zone's abbreviation (``'EST'``), or the offset where tzdata has none."""
-    name = moment.tzname() or ""
-    return offset_label(moment) if not name or name[0] in "+-" else name
-
-
-def local_range(start: datetime, end: datetime, weekday: bool = True) -> str:
-    """``'Tue 08:00–09:00 EST'``; the end carries its weekday when it is on another day."""
-    tail = f"{end:%a} " if end.date() != start.date() else ""
-    head = f"{start:%a} " if weekday else ""
-    return f"{head}{start:%H:%M}–{tail}{end:%H:%M} {zone_abbreviation(start)}"
 
 
 def _day_ranges(days: frozenset[int]) -> str:
@@ -368,7 +238,7 @@ def ribbon_row(member: Member, start: datetime, meeting: Meeting | None) -> Ribb
         burden, burden_class = _burden_words(member, slot)
         if meeting.cancelled:
             burden, burden_class = "cancelled", "none"
-    place = f"{city(person.timezone)}, {zone_abbreviation(start.astimezone(tz))}"
+    place = wording.place(person.timezone, start)
     works = "; ".join(work_words) if work_words else "not working in these 24 hours"
     desc = f"{member.name} ({place}). Working: {works}."
     if meeting is not None:
@@ -426,13 +296,13 @@ class RotationRow:
 
 
 def hard_turn(meeting: Meeting, members: Sequence[Member]) -> str:
-    """The required participant(s) with the largest burden, if it is above zero."""
-    required = [m for m in members if m.required and m.id in meeting.slots]
-    worst = max((meeting.slots[m.id].burden_minutes for m in required), default=0)
-    if worst <= 0:
-        return ""
-    names = [m.name for m in required if meeting.slots[m.id].burden_minutes == worst]
-    return f"{', '.join(sorted(names))} ({hours(worst)})"
+    """The required participant(s) with the largest burden, or :data:`NOBODY_PAYS`."""
+    burdens = [
+        (m.name, meeting.slots[m.id].burden_minutes)
+        for m in members
+        if m.required and m.id in meeting.slots
+    ]
+    return wording.hard_turn(burdens) or NOBODY_PAYS
 
 
 def party_columns(members: Sequence[Member]) -> list[tuple[str, str, list[Member]]]:
@@ -583,59 +453,6 @@ def cumulative_chart(
     return Chart(key, title, desc, lines, grid, x_labels, marker, columns, rows)
 
 
-# --- clock changes ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ClockChange:
-    timezone: str
-    moment: datetime
-    before: datetime
-    after: datetime
-
-    @property
-    def text(self) -> str:
-        delta = (self.after.utcoffset() or timedelta(0)) - (self.before.utcoffset() or timedelta(0))
-        minutes = int(delta.total_seconds() // 60)
-        direction = "forward" if minutes > 0 else "back"
-        amount = hours(abs(minutes)).replace(" h", " hour" if abs(minutes) == 60 else " hours")
-        local = self.after
-        return (
-            f"Clocks in {city(self.timezone)} go {direction} {amount} on "
-            f"{day_label(local.date())} ({offset_label(self.before)} → "
-            f"{offset_label(self.after)}): local meeting times there move against everyone "
-            "else's."
-        )
-
-
-def clock_changes(timezones: Iterable[str], start: datetime, end: datetime) -> list[ClockChange]:
-    """UTC-offset changes of each zone in ``[start, end)``, in time order."""
-    found: list[ClockChange] = []
-    for name in sorted(set(timezones)):
-        tz = zone(name)
-
-        def offset(moment: datetime, tz: Any = tz) -> timedelta | None:
-            return moment.astimezone(tz).utcoffset()
-
-        probe = start.astimezone(UTC)
-        while probe < end:
-            nxt = min(probe + timedelta(hours=12), end)
-            if offset(probe) != offset(nxt):
-                lo, hi = probe, nxt  # offset(lo) differs from offset(hi); find the minute
-                while hi - lo > timedelta(minutes=1):
-                    mid = lo + (hi - lo) / 2
-                    mid = mid.replace(second=0, microsecond=0)
-                    if mid <= lo:
-                        mid = lo + timedelta(minutes=1)
-                    if offset(mid) == offset(lo):
-                        lo = mid
-                    else:
-                        hi = mid
-                found.append(ClockChange(name, hi, lo.astimezone(tz), hi.astimezone(tz)))
-            probe = nxt
-    return sorted(found, key=lambda c: (c.moment, c.timezone))
-
-
 # --- the page ---------------------------------------------------------------------------
 
 
@@ -745,14 +562,13 @@ def build_view(page: SharePage) -> PageView:
             "parties", "Cumulative burden per party", page.meetings, party_series, page.week
         ),
     ]
-    anchor_now = page.now.astimezone(zone(series.anchor_timezone))
+    anchor = series.anchor_timezone
     return PageView(
         page=page,
         rule_text=describe_rule(series.recurrence, series.start_date),
         span_text=_span_text(series, page.rule_dates),
         policy_text=POLICIES.get(series.policy, series.policy),
-        anchor_place=f"{city(series.anchor_timezone)} ({series.anchor_timezone}, "
-        f"{zone_abbreviation(anchor_now)})",
+        anchor_place=f"{wording.place(anchor, page.now)} ({anchor})",
         parties=parties,
         week_label=f"Week of {day_label(page.week)}",
         prev_week=_week_link(prev_week, "Previous week", "prev")
@@ -770,68 +586,3 @@ def build_view(page: SharePage) -> PageView:
         charts=charts,
         balances=[("Participants", page.people_balance), ("Parties", page.party_balance)],
     )
-
-
-# --- HTML -------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("app.share", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["hours"] = hours
-    env.filters["day_label"] = day_label
-    env.filters["working_hours"] = working_hours_text
-    env.globals["palette_size"] = PALETTE_SIZE
-    env.globals["plot_height"] = PLOT_HEIGHT
-    env.globals["plot_top"] = PLOT_TOP
-    env.globals["plot_width"] = PLOT_WIDTH
-    return env
-
-
-@lru_cache(maxsize=1)
-def shortcuts_script() -> str:
-    """The one inline script (arrow keys for weeks, open data tables when printing)."""
-    return files("app.share").joinpath("templates/shortcuts.js.j2").read_text("utf-8").strip()
-
-
-def content_security_policy() -> str:
-    """Nothing may load from anywhere; the inline script is allowed by its hash."""
-    digest = hashlib.sha256(shortcuts_script().encode()).digest()
-    script = "'sha256-" + base64.b64encode(digest).decode() + "'"
-    return (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-        f"script-src {script}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    )
-
-
-SECURITY_HEADERS: Mapping[str, str] = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Cache-Control": "private, no-cache",
-    "X-Frame-Options": "DENY",
-}
-
-
-def page_headers() -> dict[str, str]:
-    return {"Content-Security-Policy": content_security_policy(), **SECURITY_HEADERS}
-
-
-def render_page(page: SharePage) -> str:
-    view = build_view(page)
-    return (
-        environment()
-        .get_template("page.html.j2")
-        .render(view=view, page=page, series=page.series, script=shortcuts_script())
-    )
-
-
-def render_message(title: str, message: str) -> str:
-    """A small page for errors (unknown link, bad week)."""
-    return environment().get_template("message.html.j2").render(title=title, message=message)

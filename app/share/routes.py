@@ -19,7 +19,8 @@ from app.errors import AppError
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
 from app.services import services
-from app.share.render import (
+from app.share.html import page_headers, render_message, render_page
+from app.share.page import (
     Balance,
     LocalSlot,
     Meeting,
@@ -27,9 +28,6 @@ from app.share.render import (
     SeriesInfo,
     SharePage,
     default_week,
-    page_headers,
-    render_message,
-    render_page,
     week_of,
 )
 from app.views.plans import occurrence_out

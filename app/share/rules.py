@@ -14,6 +14,7 @@ from datetime import date
 
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import parse_recurrence
+from app.scheduling.wording import join_names
 
 _DAYS = {
     "MO": "Monday",
@@ -45,12 +46,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _join(words: list[str]) -> str:
-    if len(words) <= 2:
-        return " and ".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def _byday(raw: str, every: bool) -> str:
     """``every``: a plain weekday means every such day of the month or year."""
     items: list[str] = []
@@ -61,7 +56,7 @@ def _byday(raw: str, every: bool) -> str:
             items.append(f"the {_ordinal(int(ordinal))} {day}")
         else:
             items.append(f"every {day}" if every else day)
-    return _join(items)
+    return join_names(items)
 
 
 def describe_rule(rule: str, start_date: date) -> str:
@@ -86,7 +81,7 @@ def describe_rule(rule: str, start_date: date) -> str:
     if set(parts) - {"BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS"}:
         return f"{head} ({text})"
     months = parts.pop("BYMONTH", None)
-    month_words = _join([_MONTHS[int(m) - 1] for m in months.split(",")]) if months else None
+    month_words = join_names([_MONTHS[int(m) - 1] for m in months.split(",")]) if months else None
     setpos = parts.pop("BYSETPOS", None)
     byday = parts.pop("BYDAY", None)
     monthday = parts.pop("BYMONTHDAY", None)
@@ -97,7 +92,7 @@ def describe_rule(rule: str, start_date: date) -> str:
         days = byday.split(",")
         if any(len(d) != 2 for d in days):
             return f"{head} ({text})"
-        what = "weekday" if days == _WEEKDAY_SET else f"of {_join([_DAYS[d] for d in days])}"
+        what = "weekday" if days == _WEEKDAY_SET else f"of {join_names([_DAYS[d] for d in days])}"
         on = f"the {_ordinal(int(positions[0]))} {what}"
     elif byday is not None and monthday is None:
         if freq == "DAILY" and byday.split(",") == _WEEKDAY_SET:
@@ -107,7 +102,7 @@ def describe_rule(rule: str, start_date: date) -> str:
         if freq == "YEARLY" and not month_words:
             return f"{head} ({text})"
         days_of_month = [int(d) for d in monthday.split(",")]
-        on = "the " + _join(
+        on = "the " + join_names(
             ["last day" if d == -1 else f"{_ordinal(d)} day" for d in days_of_month]
         )
     elif monthday is not None:

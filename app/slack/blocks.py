@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from app.scheduling.model import zone
+from app.scheduling.wording import city
 
 MAX_BLOCKS = 50  # Slack's limit per message
 MAX_SECTION_CHARS = 3000  # Slack's limit per section text
@@ -42,11 +43,6 @@ def plain(mrkdwn: str) -> str:
     """The plain fallback of a mrkdwn string: date tokens become their fallback text."""
     text = _DATE_TOKEN.sub(r"\1", mrkdwn)
     return unescape(_LINK.sub(r"\2 (\1)", text))
-
-
-def city(timezone: str) -> str:
-    """A short place name for a zone: ``America/New_York`` → ``New York``."""
-    return timezone.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def local_label(at: datetime, timezone: str, *, with_date: bool = True) -> str:
@@ -87,11 +83,6 @@ def span_theirs(start: datetime, end: datetime, timezone: str) -> str:
 def other_zones(mine: str, theirs: Iterable[str]) -> list[str]:
     """The distinct zones of the other side, without the reader's own, in a stable order."""
     return sorted({tz for tz in theirs if tz != mine}, key=lambda tz: (city(tz), tz))
-
-
-def hours(minutes: int) -> str:
-    """Burden minutes as people read them: ``90`` → ``1.5 h``."""
-    return f"{minutes / 60:.1f} h"
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The ``/meet`` slash command: the payload, the text, and one handler per sub-command.
+"""The ``/meet`` slash command: who is asking, and one handler per sub-command (the payload
+and the text are read by :mod:`app.slack.parsing`).
 
 Handlers answer with a :class:`Reply` (sent at once) or a :class:`Deferred` (an acknowledgement
 now, the result later through ``response_url``). Anything a person can fix — an unknown series,
@@ -8,13 +9,11 @@ HTTP error.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import parse_qs
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -24,162 +23,40 @@ from app.db.links import link_urls, personal_feed
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.errors import AppError
+from app.scheduling import wording
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.search import overlap
+from app.scheduling.wording import NOBODY_PAYS, hours
 from app.secret_box import secret_box
 from app.settings import Settings
 from app.slack.blocks import (
     Reply,
     escape,
-    hours,
     notice,
     other_zones,
     span_theirs,
     span_yours,
-    unescape,
     when_theirs,
     when_yours,
 )
+from app.slack.parsing import (
+    DEFAULT_NEXT,
+    MAX_NEXT,
+    Invocation,
+    Refusal,
+    SlashCommand,
+    parse_count,
+    parse_mentions,
+    parse_text,
+    series_query,
+)
 from app.views.plans import ParticipantSlot, PlanFrame, occurrence_out, plan_out
 
-DEFAULT_NEXT = 3
-MAX_NEXT = 10
 PLAN_SHOWN = 10
 SERIES_SHOWN = 30
 OVERLAP_DAYS = 7
 OVERLAP_SHOWN = 25
 AMBIGUOUS_SHOWN = 10
-_QUOTES = "\"'“”‘’"
-_COMMAND = re.compile(r"/[\w-]{1,31}")
-MAX_FORM_FIELDS = 100
-
-
-# --- the payload and the text ----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlashCommand:
-    """The fields of Slack's slash-command form that this service uses."""
-
-    team_id: str
-    user_id: str
-    text: str
-    response_url: str
-    command: str = "/meet"
-
-
-def parse_payload(body: bytes) -> SlashCommand:
-    """Slack's form body (already verified) → :class:`SlashCommand`; 400, saying what is
-    wrong, when it is not one."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_a_command("the body is not UTF-8 text") from None
-    try:
-        form = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
-    except ValueError:
-        raise _not_a_command(
-            f"the body has more than {MAX_FORM_FIELDS} form fields (Slack sends about a dozen)"
-        ) from None
-
-    def first(name: str) -> str:
-        values = form.get(name)
-        return values[0].strip() if values else ""
-
-    team_id, user_id = first("team_id"), first("user_id")
-    missing = [name for name, value in (("team_id", team_id), ("user_id", user_id)) if not value]
-    if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        raise _not_a_command(f"{' and '.join(missing)} {verb} missing")
-    return SlashCommand(
-        team_id=team_id,
-        user_id=user_id,
-        text=first("text"),
-        response_url=first("response_url"),
-        command=command if _COMMAND.fullmatch(command := first("command")) else "/meet",
-    )
-
-
-def _not_a_command(what: str) -> AppError:
-    return AppError("bad_request", f"This is not a slash-command payload: {what}.")
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """``next 5 public`` → ``Invocation("next", ("5",), public=True)``."""
-
-    name: str
-    args: tuple[str, ...]
-    public: bool = False
-
-
-PUBLIC_CAPABLE = ("next", "plan")
-
-
-def parse_text(text: str) -> Invocation:
-    """The sub-command, its arguments and the trailing ``public`` flag (``next``, ``plan``).
-
-    >>> parse_text("  Plan weekly ops  PUBLIC ")
-    Invocation(name='plan', args=('weekly', 'ops'), public=True)
-    >>> parse_text("")
-    Invocation(name='help', args=(), public=False)
-    """
-    words = unescape(text).split()
-    if not words:
-        return Invocation("help", ())
-    name, args = words[0].lower(), tuple(words[1:])
-    if name in PUBLIC_CAPABLE and args and args[-1].lower() == "public":
-        return Invocation(name, args[:-1], public=True)
-    return Invocation(name, args)
-
-
-class Refusal(Exception):
-    """A reply that explains what to do instead of a result."""
-
-    def __init__(self, mrkdwn: str) -> None:
-        super().__init__(mrkdwn)
-        self.reply = notice(f":warning: {mrkdwn}")
-
-
-def parse_count(args: Sequence[str], usage: str) -> int:
-    """``next [n]``: n from 1 to 10, 3 when absent."""
-    if not args:
-        return DEFAULT_NEXT
-    if len(args) > 1 or not args[0].isascii() or not args[0].isdigit():
-        raise Refusal(f"I did not understand `{escape(' '.join(args))}`. Usage: {usage}")
-    count = int(args[0])
-    if not 1 <= count <= MAX_NEXT:
-        raise Refusal(f"Ask for 1 to {MAX_NEXT} meetings (got {count}). Usage: {usage}")
-    return count
-
-
-def parse_mentions(args: Sequence[str], usage: str) -> list[str]:
-    """Slack user ids from escaped mentions ``<@U123|name>`` or ``<@U123>``, in order, once each.
-
-    >>> parse_mentions(["<@U1|ana>", "<@W2>", "<@U1>"], "")
-    ['U1', 'W2']
-    """
-    ids: list[str] = []
-    for word in args:
-        inner = word[2:-1] if word.startswith("<@") and word.endswith(">") else ""
-        user_id = inner.split("|", 1)[0]
-        if not user_id or not user_id.isascii() or not user_id.isalnum():
-            raise Refusal(
-                f"`{escape(word[:60])}` is not a mention. Mention people with @ so Slack sends "
-                "their ids (in the app's slash command settings, turn on *Escape channels, users, "
-                f"and links sent to your app*). Usage: {usage}"
-            )
-        if user_id not in ids:
-            ids.append(user_id)
-    return ids
-
-
-def series_query(args: Sequence[str], usage: str) -> str:
-    """The series name of ``plan``/``balance``: the rest of the text, quotes dropped."""
-    name = " ".join(args).strip().strip(_QUOTES).strip()
-    if not name:
-        raise Refusal(f"Name a series by its id or the start of its title. Usage: {usage}")
-    return name
 
 
 # --- who is asking ---------------------------------------------------------------------
@@ -404,12 +281,15 @@ def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller
 def hard_turn(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
     """Who pays most among the required participants (ties named together), or nobody."""
     required = {str(m.participant_id) for m in ctx.members if m.required}
-    paying = [s for s in slots if s.participant_id in required and s.burden_minutes > 0]
-    if not paying:
-        return "inside everyone's working hours"
-    top = max(s.burden_minutes for s in paying)
-    names = sorted(escape(ctx.name_of(s.participant_id)) for s in paying if s.burden_minutes == top)
-    return f"hard turn: *{' & '.join(names)}* ({hours(top)})"
+    turn = wording.hard_turn(
+        (
+            (ctx.name_of(s.participant_id), s.burden_minutes)
+            for s in slots
+            if s.participant_id in required
+        ),
+        mark=lambda names: f"*{escape(names)}*",
+    )
+    return NOBODY_PAYS if turn is None else f"hard turn: {turn}"
 
 
 # --- the sub-commands ------------------------------------------------------------------

@@ -11,8 +11,9 @@ from app.api.deps import SessionDep, SettingsDep, now_of
 from app.errors import error_responses
 from app.services import services
 from app.slack.blocks import notice
-from app.slack.commands import Deferred, parse_payload, respond
+from app.slack.commands import Deferred, respond
 from app.slack.delivery import allowed_response_url, deliver
+from app.slack.parsing import parse_payload
 from app.slack.verify import accept_once, verified_body
 
 log = logging.getLogger("app.slack")

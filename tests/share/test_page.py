@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from app.scheduling.wording import hours, join_names
 from tests.conftest import Client, counting_rows, make_participant
 from tests.share.conftest import FIRST_DATE, DemoSeries, make_demo_series
 
@@ -60,7 +61,7 @@ def test_notices_clock_changes_time_off_and_planner_notes(demo: DemoSeries) -> N
     text = _text(demo.api.get(demo.path, params={"week": "2026-10-27"}).text)
     assert "Week of Mon 26 Oct 2026" in text
     assert "Priya Shah is away this week: Tue 27 Oct (time off); Wed 28 Oct (time off)" in text
-    assert "Clocks in New York go back 1 hour on Sun 1 Nov 2026 (UTC-4 → UTC-5)" in text
+    assert "Clocks in New York go back 1 hour on Sun 1 Nov 2026 (EDT→EST)" in text
     notes = [n for o in _occurrences(demo) for n in o["notices"]]
     assert notes, "the planner explains DST moves"
     for note in notes:
@@ -95,9 +96,9 @@ def test_rotation_table_names_the_hard_turn(demo: DemoSeries) -> None:
         cell = _text(row)
         if worst > 0:
             hardest = sorted(names[pid] for pid, b in burdens.items() if b == worst)
-            assert ", ".join(hardest) in cell
+            assert f"{join_names(hardest)} ({hours(worst)})" in cell
         else:
-            assert "nobody (all inside hours)" in cell
+            assert "inside everyone's working hours" in cell
 
 
 def test_burden_charts_and_their_tables_match_the_ledger(demo: DemoSeries) -> None:
@@ -106,9 +107,8 @@ def test_burden_charts_and_their_tables_match_the_ledger(demo: DemoSeries) -> No
     assert 'aria-labelledby="c-parties-t c-parties-d"' in page
     text = _text(page)
     balance = demo.api.get(f"/v1/series/{demo.series['id']}/balance").json()
-    for line in balance["participants"]:
-        hours = f"{line['total_minutes'] / 60:.1f}".removesuffix(".0")
-        assert f"{line['name']}: {hours} h" in text  # the legend carries the totals
+    for line in balance["participants"]:  # the legend carries the totals
+        assert f"{line['name']}: {hours(line['total_minutes'])}" in text
 
 
 @pytest.mark.parametrize(

@@ -11,21 +11,14 @@ from html.parser import HTMLParser
 import pytest
 
 from app.scheduling.model import Person, parse_working_hours
+from app.scheduling.wording import NOBODY_PAYS, clock_changes
+from app.share.html import content_security_policy, render_message, render_page
+from app.share.page import Balance, LocalSlot, Meeting, Member, SeriesInfo, SharePage
 from app.share.render import (
-    Balance,
-    LocalSlot,
-    Meeting,
-    Member,
-    SeriesInfo,
-    SharePage,
     build_view,
-    clock_changes,
-    content_security_policy,
     cumulative_chart,
     hard_turn,
     hour_ticks,
-    render_message,
-    render_page,
     ribbon_row,
     working_hours_text,
 )
@@ -147,7 +140,7 @@ def test_meeting_slot_and_local_time_on_each_ribbon() -> None:
     assert dana.slot is not None and jun.slot is not None
     assert (dana.slot.x, dana.slot.width) == (jun.slot.x, jun.slot.width) == (50.0, 4.167)
     assert dana.meeting_local == "Tue 07:00–08:00 EST"
-    assert jun.meeting_local == "Tue 20:00–21:00 PST"
+    assert jun.meeting_local == "Tue 20:00–21:00 UTC+8"  # not "PST": Manila is not Pacific
     assert dana.burden == "outside working hours, burden 2 h"
     assert jun.burden == "inside working hours"
 
@@ -170,15 +163,15 @@ def test_clock_changes_are_found_to_the_minute() -> None:
         ("America/New_York", datetime(2026, 11, 1, 6, tzinfo=UTC)),
     ]
     assert changes[1].text.startswith(
-        "Clocks in New York go back 1 hour on Sun 1 Nov 2026 (UTC-4 → UTC-5)"
+        "Clocks in New York go back 1 hour on Sun 1 Nov 2026 (EDT→EST)"
     )
 
 
 def test_hard_turn_is_the_largest_required_burden() -> None:
     t = datetime(2026, 11, 24, 12, tzinfo=UTC)
     assert hard_turn(_meeting(t, {"d": 120, "j": 60}), [DANA, JUN]) == "Dana (2 h)"
-    assert hard_turn(_meeting(t, {"d": 90, "j": 90}), [DANA, JUN]) == "Dana, Jun (1.5 h)"
-    assert hard_turn(_meeting(t, {"d": 0, "j": 0}), [DANA, JUN]) == ""
+    assert hard_turn(_meeting(t, {"d": 90, "j": 90}), [DANA, JUN]) == "Dana and Jun (1.5 h)"
+    assert hard_turn(_meeting(t, {"d": 0, "j": 0}), [DANA, JUN]) == NOBODY_PAYS
     optional_jun = Member("j", "Jun", "mnl", "Party mnl", "vendor", False, JUN.person)
     assert hard_turn(_meeting(t, {"d": 30, "j": 120}), [DANA, optional_jun]) == "Dana (0.5 h)"
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from app.db.links import find_link
 from app.db.models import Feed
+from app.scheduling.wording import hours
 from app.services import services
 from app.slack.blocks import Reply
 from app.slack.commands import PlanJob
@@ -49,10 +50,6 @@ def yours(at: datetime, tz: ZoneInfo = NY) -> str:
 
 def theirs(at: datetime, zone_name: str) -> str:
     return f"{at.astimezone(ZoneInfo(zone_name)):%a %H:%M} {CITY[zone_name]}"
-
-
-def hours(minutes: int) -> str:
-    return f"{minutes / 60:.1f} h"
 
 
 def upcoming(api: Client, series_id: str) -> list[dict[str, Any]]:
@@ -287,7 +284,7 @@ def test_plan_of_a_scheduled_series(
         }
         if paying:
             top = max(paying.values())
-            who = " & ".join(sorted(required[p] for p, m in paying.items() if m == top))
+            who = " and ".join(sorted(required[p] for p, m in paying.items() if m == top))
             turn = f"hard turn: *{who}* ({hours(top)})"
             turns.add(who)
         else:
@@ -434,7 +431,7 @@ def test_overlap_this_week_in_your_time(client: Client, demo: Demo) -> None:
             f"{end.astimezone(LONDON):%H:%M} London"
         )
     assert "\n".join(lines) == "\n".join(expected)
-    assert "You and Priya Shah" in text and "10.0 h shared in all" in text
+    assert "You and Priya Shah" in text and "10 h shared in all" in text
 
 
 def test_overlap_with_the_night_shift_crosses_midnight(client: Client, demo: Demo) -> None:

@@ -12,28 +12,27 @@ from urllib.parse import urlencode
 import pytest
 
 from app.errors import AppError
+from app.scheduling.wording import city, hours
 from app.slack.blocks import (
     Reply,
-    city,
     escape,
-    hours,
     plain,
     span_theirs,
     span_yours,
     when_theirs,
     when_yours,
 )
-from app.slack.commands import (
+from app.slack.commands import hard_turn
+from app.slack.delivery import allowed_response_url
+from app.slack.parsing import (
     Invocation,
     Refusal,
-    hard_turn,
     parse_count,
     parse_mentions,
     parse_payload,
     parse_text,
     series_query,
 )
-from app.slack.delivery import allowed_response_url
 from app.views.plans import ParticipantSlot
 
 SLACK = ["https://hooks.slack.com/"]
@@ -134,7 +133,7 @@ def test_times() -> None:
     assert plain(span_yours(T, end, "Asia/Manila")) == "Tue 24 Nov 22:00–Wed 25 Nov 01:00"
     assert span_theirs(T, end, "Asia/Manila") == "Tue 22:00–Wed 01:00 Manila"
     assert span_theirs(T, end, "Europe/London") == "Tue 14:00–17:00 London"
-    assert hours(0) == "0.0 h" and hours(90) == "1.5 h" and hours(180) == "3.0 h"
+    assert hours(0) == "0 h" and hours(90) == "1.5 h" and hours(180) == "3 h"
 
 
 def test_escape_and_plain_round_trip() -> None:
@@ -187,9 +186,9 @@ def test_hard_turn() -> None:
             name_of=lambda pid: names[str(pid)],
         ),
     )
-    assert hard_turn([_slot(ids[0], 60), _slot(ids[1], 120)], ctx) == "hard turn: *Maria* (2.0 h)"
+    assert hard_turn([_slot(ids[0], 60), _slot(ids[1], 120)], ctx) == "hard turn: *Maria* (2 h)"
     assert hard_turn([_slot(ids[0], 60), _slot(ids[1], 60)], ctx) == (
-        "hard turn: *Dana & Maria* (1.0 h)"
+        "hard turn: *Dana and Maria* (1 h)"
     )
     # The optional participant never takes the hard turn; nobody paying means no turn.
     assert hard_turn([_slot(ids[0], 0), _slot(ids[1], 0), _slot(ids[2], 240)], ctx) == (
