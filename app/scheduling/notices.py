@@ -13,18 +13,11 @@ from app.scheduling.burden import BurdenMatrix, profile_key
 from app.scheduling.clock import LocalClock, utc_datetime
 from app.scheduling.model import Person, format_hhmm
 from app.scheduling.windows import unavailable_dates
+from app.scheduling.wording import city, clock_change, join_names
 
 
 def _display(names: Mapping[str, str] | None, person: Person) -> str:
     return names.get(person.id, person.id) if names else person.id
-
-
-def _city(tz: str) -> str:
-    return tz.rsplit("/", 1)[-1].replace("_", " ")
-
-
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # ---------------------------------------------------------------------------------------
@@ -35,7 +28,7 @@ def _join(items: Sequence[str]) -> str:
 def _sentences(groups: Mapping[tuple[str, str, tuple[str, ...]], list[str]]) -> list[str]:
     """One sentence per (zone, verb, reasons): "Ana and Ben (Europe/London) are away: …"."""
     return [
-        f"{_join(who)} ({tz}) {'is' if len(who) == 1 else 'are'} {verb}: {'; '.join(why)}."
+        f"{join_names(who)} ({tz}) {'is' if len(who) == 1 else 'are'} {verb}: {'; '.join(why)}."
         for (tz, verb, why), who in groups.items()
     ]
 
@@ -113,7 +106,7 @@ def fallback_notice(
     people's ``burdens`` at the fixed time (-1 where that time is not a start)."""
     planned_hhmm = format_hhmm(planned_time)
     fixed_hhmm = format_hhmm(fixed_time)
-    head = f"Fell back from {fixed_hhmm} to {planned_hhmm} {_city(anchor)} time"
+    head = f"Fell back from {fixed_hhmm} to {planned_hhmm} {city(anchor)} time"
     if wanted < 0:
         return f"{head}: {fixed_hhmm} is not an available start on this date."
     why = [
@@ -125,31 +118,24 @@ def fallback_notice(
     return f"{head}: at {fixed_hhmm} {'; '.join(why)}."
 
 
-def _clock_change(tz: str, before: datetime, after: datetime) -> str | None:
-    """ "London changed clocks (BST→GMT)" when the zone's offset differs, else None."""
-    if before.utcoffset() == after.utcoffset():
-        return None
-    return f"{_city(tz)} changed clocks ({before.tzname()}→{after.tzname()})"
-
-
 def _why_local_time_moved(
     tz: str, anchor: str, previous_start: int, start: int, clock: LocalClock
 ) -> str:
     """Why the local start in ``tz`` moved between two occurrences of an ``anchor`` series."""
-    own = _clock_change(tz, clock(tz, previous_start), clock(tz, start))
-    theirs = _clock_change(anchor, clock(anchor, previous_start), clock(anchor, start))
+    own = clock_change(tz, clock(tz, previous_start), clock(tz, start))
+    theirs = clock_change(anchor, clock(anchor, previous_start), clock(anchor, start))
     anchor_before, anchor_after = clock.hhmm(anchor, previous_start), clock.hhmm(anchor, start)
     if anchor_before != anchor_after:
-        why = f"the meeting moves from {anchor_before} to {anchor_after} {_city(anchor)} time"
+        why = f"the meeting moves from {anchor_before} to {anchor_after} {city(anchor)} time"
         changes = [c for c in (theirs, own if tz != anchor else None) if c]
         if changes:
             why += "; " + " and ".join(changes)
         return why
     if own and not theirs:
-        return f"{own} but {_city(anchor)} did not"
+        return f"{own} but {city(anchor)} did not"
     if theirs and not own:
-        return f"{theirs} but {_city(tz)} did not"
-    return f"{_city(anchor)} and {_city(tz)} changed clocks by different amounts"
+        return f"{theirs} but {city(tz)} did not"
+    return f"{city(anchor)} and {city(tz)} changed clocks by different amounts"
 
 
 def local_time_notices(
@@ -176,7 +162,7 @@ def local_time_notices(
             groups.setdefault((person.timezone, old, new), []).append(_display(names, person))
     notices: list[str] = []
     for (tz, old, new), who in groups.items():
-        head = f"Local start moves from {old} to {new} for {_join(who)} ({_city(tz)})"
+        head = f"Local start moves from {old} to {new} for {join_names(who)} ({city(tz)})"
         if previous_start is None:
             notices.append(f"{head} since the last held occurrence.")
             continue

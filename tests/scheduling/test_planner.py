@@ -220,6 +220,32 @@ def test_local_time_notices_exactly_in_the_dst_mismatch_weeks(policy: str) -> No
     assert "New York changed clocks (EDT→EST) but Manila did not" in noticed[date(2026, 11, 3)][1]
 
 
+def test_clock_change_notices_name_offsets_where_the_abbreviation_misleads() -> None:
+    """Santiago's abbreviations are bare numbers ("-03", "-04") and Dublin's summer "IST" is
+    also India's: the notice says the UTC offsets instead, as every surface does."""
+    sofia = Person("sofia", "America/Santiago", hours("00:00", "23:59", EVERY_DAY))
+    niamh = Person("niamh", "Europe/Dublin", hours("00:00", "23:59", EVERY_DAY))
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            required=(ANA, sofia, niamh),
+            start_date=date(2026, 3, 24),
+            count=3,
+        ),
+        names={"ana": "Ana", "sofia": "Sofia", "niamh": "Niamh"},
+    )
+    notices = [n for o in plan.occurrences for n in o.notices]
+    assert (
+        "Local start moves from 13:00 to 14:00 for Niamh (Dublin): Dublin changed clocks "
+        "(GMT→UTC+1) but New York did not." in notices
+    )
+    assert (
+        "Local start moves from 10:00 to 09:00 for Sofia (Santiago): Santiago changed clocks "
+        "(UTC-3→UTC-4) but New York did not." in notices
+    )
+    assert not any("IST" in n or "-03" in n for n in notices)
+
+
 def test_fixed_time_in_the_spring_forward_gap_is_read_with_fold_0() -> None:
     """The fixed time 02:00 New York does not exist on 2026-03-08: read with the offset
     before the gap it is 07:00Z (03:00 EDT), a start like any other, not a fallback."""
