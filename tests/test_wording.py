@@ -131,6 +131,11 @@ def test_one_occurrence_is_worded_alike_on_every_surface(
     for name, minutes in ledger.items():
         assert f"{name}: {wording.hours(minutes)}" in balance, name
 
+    # The meeting's length, in the same words on the page and in Slack.
+    assert wording.length(45) == "45 min" and wording.length(90) == "1 h 30 min"
+    assert f"Length {wording.length(series['duration_minutes'])}" in page
+    assert f"· {wording.length(series['duration_minutes'])}" in plan
+
     # Manila's "PST" is shown nowhere.
     for text in (notice, feed, week_before, page, plan, balance):
         assert "PST" not in text

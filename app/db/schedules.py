@@ -32,7 +32,7 @@ from app.db.types import utcnow
 from app.errors import AppError
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
 from app.scheduling.model import Person
-from app.scheduling.planner import Plan, SeriesSpec, plan_series
+from app.scheduling.planner import Plan, PlannedOccurrence, SeriesSpec, plan_series
 from app.scheduling.recurrence import series_dates
 from app.scheduling.rotation import PLAN_TIME_BUDGET_SECONDS
 from app.scheduling.search import ParticipantTime
@@ -387,16 +387,7 @@ def store_plan(
         burden = attending_burden(planned.participants)
         occ = by_date.pop(planned.date, None)
         if occ is None:
-            occ = Occurrence(
-                workspace_id=workspace.id,
-                series_id=series.id,
-                index=planned.index,
-                date=planned.date,
-                start=planned.start,
-                end=planned.end,
-                burden=burden,
-                notices=list(planned.notices),
-            )
+            occ = unsaved_occurrence(series, planned)
         elif occ.start != planned.start or occ.end != planned.end or occ.status != "scheduled":
             occ.start, occ.end, occ.status = planned.start, planned.end, "scheduled"
             occ.index, occ.burden, occ.notices = planned.index, burden, list(planned.notices)
@@ -415,6 +406,20 @@ def store_plan(
             session.add(leftover)
     session.flush()
     return stored
+
+
+def unsaved_occurrence(series: Series, planned: PlannedOccurrence) -> Occurrence:
+    """A planned occurrence as a new row of ``series`` (not added to any session)."""
+    return Occurrence(
+        workspace_id=series.workspace_id,
+        series_id=series.id,
+        index=planned.index,
+        date=planned.date,
+        start=planned.start,
+        end=planned.end,
+        burden=attending_burden(planned.participants),
+        notices=list(planned.notices),
+    )
 
 
 def attending_burden(participants: Sequence[ParticipantTime]) -> dict[str, int]:

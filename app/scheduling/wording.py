@@ -55,6 +55,18 @@ def hours(minutes: int) -> str:
     return f"{value:f}".removesuffix(".0") + " h"
 
 
+def length(minutes: int) -> str:
+    """A length of time in hours and minutes: a meeting's length, a max stretch.
+
+    >>> length(45), length(60), length(90), length(0)
+    ('45 min', '1 h', '1 h 30 min', '0 min')
+    """
+    h, m = divmod(minutes, 60)
+    return " ".join(part for part in (f"{h} h" if h else "", f"{m} min" if m else "") if part) or (
+        "0 min"
+    )
+
+
 def join_names(names: Sequence[str]) -> str:
     """``'A'``, ``'A and B'``, ``'A, B and C'`` (in the order given).
 

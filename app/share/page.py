@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from app.scheduling.model import Person, zone
+from app.scheduling.wording import length
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class SeriesInfo:
     policy: str
     duration_minutes: int
     location: str | None
+
+    @property
+    def length(self) -> str:
+        """The meeting's length in words (``'1 h 30 min'``)."""
+        return length(self.duration_minutes)
 
 
 @dataclass(frozen=True)

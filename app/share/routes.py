@@ -81,27 +81,13 @@ def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence]) -> list[Meet
     return meetings
 
 
-def _preview_rows(
-    ctx: schedules.SeriesContext, workspace: Workspace, series: Series, now: datetime
-) -> list[Occurrence]:
+def _preview_rows(ctx: schedules.SeriesContext, series: Series, now: datetime) -> list[Occurrence]:
     """A series never scheduled: the plan as unsaved occurrences (nothing is stored)."""
     try:
         plan = schedules.make_plan(ctx, schedules.History(), now)
     except (AppError, InvalidInput):
         return []
-    return [
-        Occurrence(
-            workspace_id=workspace.id,
-            series_id=series.id,
-            index=p.index,
-            date=p.date,
-            start=p.start,
-            end=p.end,
-            burden=schedules.attending_burden(p.participants),
-            notices=list(p.notices),
-        )
-        for p in plan.occurrences
-    ]
+    return [schedules.unsaved_occurrence(series, p) for p in plan.occurrences]
 
 
 def _balances(
@@ -218,7 +204,7 @@ def share_page(
     )
     preview = not rows
     if preview:
-        rows = _preview_rows(ctx, workspace, series, now)
+        rows = _preview_rows(ctx, series, now)
     meetings = _meetings(ctx, rows)
     rule_dates = _rule_dates(series)
 

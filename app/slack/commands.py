@@ -26,7 +26,7 @@ from app.errors import AppError
 from app.scheduling import wording
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.search import overlap
-from app.scheduling.wording import NOBODY_PAYS, hours
+from app.scheduling.wording import NOBODY_PAYS, hours, length
 from app.secret_box import secret_box
 from app.settings import Settings
 from app.slack.blocks import (
@@ -329,7 +329,7 @@ def next_meetings(call: Call) -> Reply:
             contexts[occ.series_id] = schedules.load_context(call.session, call.workspace, series)
         ctx = contexts[occ.series_id]
         view = occurrence_out(occ, ctx)
-        line = f"*{escape(ctx.series.title)}* · {ctx.series.duration_minutes} min\n"
+        line = f"*{escape(ctx.series.title)}* · {length(ctx.series.duration_minutes)}\n"
         line += times_line(view.start, view.participants, me)
         if ctx.series.location:
             line += f"\n{escape(ctx.series.location)}"
@@ -375,7 +375,7 @@ def list_series(call: Call) -> Reply:
         when = "not scheduled" if next_at is None else f"next {when_yours(next_at, me.timezone)}"
         you = " · you take part" if series.id in mine else ""
         lines.append(
-            f"• *{escape(series.title)}* — {series.duration_minutes} min, "
+            f"• *{escape(series.title)}* — {length(series.duration_minutes)}, "
             f"`{escape(series.recurrence)}`, {series.policy} · {when}{you}\n  `{series.id}`"
         )
     reply = Reply().header(f"Meeting series ({len(every)})").sections(lines)
@@ -455,7 +455,7 @@ def render_plan(
 ) -> Reply:
     series = ctx.series
     reply = Reply(public=public).header(f"{series.title} — upcoming rotation")
-    reply.context(f"{source} · {series.duration_minutes} min · policy {series.policy}")
+    reply.context(f"{source} · {length(series.duration_minutes)} · policy {series.policy}")
     if not views:
         reply.section("No upcoming occurrences: every date of this series is in the past.")
     lines = [

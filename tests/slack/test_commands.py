@@ -123,7 +123,7 @@ def test_next_shows_your_time_and_the_other_sides(client: Client, demo: Demo) ->
     sections = [b["text"]["text"] for b in reply["blocks"] if b["type"] == "section"]
     assert len(sections) == 3
     for occ, section in zip(expected, sections, strict=True):
-        assert section.startswith("*Weekly operations review* · 60 min\n")
+        assert section.startswith("*Weekly operations review* · 1 h\n")
         assert expected_line(occ, demo.people["dana"]["id"]) in section
         assert "https://meet.example.com/ops-review" in section
         start = datetime.fromisoformat(occ["start"])
