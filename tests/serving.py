@@ -112,8 +112,13 @@ def serve(
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, f"the service exited:\n{svc.log_tail()}"
+            # A probe waits for its answer, however slowly a worker starts: one given up
+            # while its connection is still on its way to a starting worker would be
+            # counted as that worker's for a while, and skew which worker the next
+            # connection goes to (tests/test_server.py counts exactly that).
             try:
-                if httpx.get(svc.base + "/readyz", timeout=2).status_code == 200:
+                wait = max(1.0, deadline - time.monotonic())
+                if httpx.get(svc.base + "/readyz", timeout=wait).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
