@@ -28,7 +28,9 @@ DURATION_NOT_WHOLE_REFUSAL = "duration_minutes must be a whole number."
 DURATION_RANGE_REFUSAL = f"duration_minutes must be from 1 to {MAX_DURATION_MINUTES}."
 DURATION_REFUSAL = f"duration_minutes must be a whole number from 1 to {MAX_DURATION_MINUTES}."
 TOO_MANY_PARTICIPANTS = f"At most {MAX_PARTICIPANTS} participants."
-NO_REQUIRED_PARTICIPANT = "Mark at least one participant as required."
+NO_REQUIRED_PARTICIPANT = (
+    "Mark at least one participant as required, or give a party a quorum rule."
+)
 PARTICIPANT_LISTED_TWICE = "A participant is listed twice; list each once."
 COUNT_REFUSAL = f"count must be from 1 to {MAX_COUNT}."
 RULE_TOO_LONG = f"The recurrence rule is too long; keep it under {MAX_RULE_LENGTH} characters."
@@ -64,6 +66,25 @@ def until_refusal(until: date, latest: date) -> str:
     )
 
 
+def quorum_refusal(party: str, members: int) -> str:
+    """The quorum rule of a party whose ``min_attendees`` is out of range.
+
+    >>> quorum_refusal("Manila team", 3)
+    "Manila team's quorum rule needs min_attendees from 1 to 3, its number of quorum members."
+    >>> quorum_refusal("Manila team", 0)[:49]
+    'Manila team has no quorum members in this series;'
+    """
+    if members == 0:
+        return (
+            f"{party} has no quorum members in this series; mark some members "
+            'attendance "quorum" or drop the rule.'
+        )
+    return (
+        f"{party}'s quorum rule needs min_attendees from 1 to {members}, "
+        "its number of quorum members."
+    )
+
+
 __all__ = [
     "COUNT_REFUSAL",
     "DURATION_NOT_WHOLE_REFUSAL",
@@ -86,6 +107,7 @@ __all__ = [
     "TOO_MANY_PARTICIPANTS",
     "TOO_MANY_WORKING_WINDOWS",
     "participant_count_refusal",
+    "quorum_refusal",
     "search_range_refusal",
     "until_refusal",
 ]

@@ -5,9 +5,11 @@ and why a date cannot be scheduled, as sentences naming who and why.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from app.scheduling.burden import BurdenMatrix, profile_key
 from app.scheduling.clock import LocalClock, utc_datetime
@@ -33,22 +35,60 @@ def _sentences(groups: Mapping[tuple[str, str, tuple[str, ...]], list[str]]) -> 
     ]
 
 
+@dataclass(frozen=True)
+class QuorumRows:
+    """A quorum rule as the notices see it: the party's name, how many must attend, and the
+    rows of its members in the burden matrix."""
+
+    party: str
+    min_attendees: int
+    rows: range
+
+
+def _quorum_short(q: QuorumRows, minutes: npt.NDArray[np.int64]) -> str:
+    """ "Manila team's quorum of 2 cannot be met: at most 1 of its 3 quorum members can
+    attend." for the columns of ``minutes`` (counted people × starts)."""
+    attending = (minutes[q.rows.start : q.rows.stop] >= 0).sum(axis=0)
+    best = int(attending.max()) if attending.size else 0
+    return (
+        f"{q.party}'s quorum of {q.min_attendees} cannot be met: at most {best} of its "
+        f"{len(q.rows)} quorum members can attend."
+    )
+
+
+def _quorums_short(
+    quorums: Sequence[QuorumRows], minutes: npt.NDArray[np.int64], everywhere: bool
+) -> list[QuorumRows]:
+    """The quorums short at every column of ``minutes`` (``everywhere``) or at its only one."""
+    short = []
+    for q in quorums:
+        attending = (minutes[q.rows.start : q.rows.stop] >= 0).sum(axis=0)
+        if (attending < q.min_attendees).all() if everywhere else attending[0] < q.min_attendees:
+            short.append(q)
+    return short
+
+
 def unschedulable_reason(
     burdens: BurdenMatrix,
     columns: range,
     truncated: bool,
-    required: Sequence[Person],
+    counted: Sequence[Person],
     names: Mapping[str, str] | None,
+    quorums: Sequence[QuorumRows] = (),
 ) -> str:
-    """Who cannot meet on a date and why: the people infeasible at every start of the date
-    (its ``columns`` of the required people's ``burdens``; ``truncated``: ``not_before``
+    """Who cannot meet on a date and why: the required people infeasible at every start of
+    the date and the quorums that cannot be met at any (its ``columns`` of the ``counted``
+    people's ``burdens``: required, then quorum members; ``truncated``: ``not_before``
     removed some of its starts), or else a general sentence plus whoever is away for part of
     it. People of one zone with the same reasons share a sentence.
 
     e.g. "Ana (America/New_York) is unavailable: public holiday in US: Thanksgiving Day."
     """
     cols = columns
-    rows = burdens.minutes[:, cols.start : cols.stop]
+    n_required = len(counted) - sum(len(q.rows) for q in quorums)
+    everything = burdens.minutes[:, cols.start : cols.stop]
+    short = _quorums_short(quorums, everything, everywhere=True)
+    rows = everything[:n_required]
     span_start = int(burdens.starts[cols.start])
     span_end = int(burdens.starts[cols.stop - 1]) + burdens.duration_minutes
 
@@ -59,10 +99,17 @@ def unschedulable_reason(
 
     groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
     blocked = np.flatnonzero((rows < 0).all(axis=1)).tolist()
-    if blocked:
+    if short:  # the members of a short quorum who cannot attend at all are named too
+        blocked += [
+            p
+            for q in short
+            for p in q.rows
+            if (burdens.minutes[p, cols.start : cols.stop] < 0).all()
+        ]
+    if blocked or short:
         by_profile: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = {}
         for p in blocked:
-            person = required[p]
+            person = counted[p]
             key = profile_key(person)
             if key not in by_profile:  # same profile, same reasons: ask once
                 reasons = burdens.reasons(p, cols)
@@ -71,14 +118,14 @@ def unschedulable_reason(
                 by_profile[key] = (verb, tuple(reasons))
             verb, why_all = by_profile[key]
             groups.setdefault((person.timezone, verb, why_all), []).append(_display(names, person))
-        said = " ".join(_sentences(groups))
+        said = " ".join([*(_quorum_short(q, everything) for q in short), *_sentences(groups)])
         return f"In what is left of the day: {said}" if truncated else said
     text = "No time fits every required participant's working hours within their max stretch"
     if truncated:
         text += " in what is left of the day"
     sentences = [text + "."]
-    for p in np.flatnonzero((rows < 0).any(axis=1)).tolist():
-        person = required[p]
+    for p in np.flatnonzero((everything < 0).any(axis=1)).tolist():
+        person = counted[p]
         off_reasons = tuple(dict.fromkeys(away(person).values()))
         if off_reasons:
             key2 = (person.timezone, "unavailable part of the day", off_reasons)
@@ -97,25 +144,38 @@ def fallback_notice(
     wanted: int,
     fixed_time: int,
     planned_time: int,
-    required: Sequence[Person],
+    counted: Sequence[Person],
     anchor: str,
     names: Mapping[str, str] | None,
+    quorums: Sequence[QuorumRows] = (),
 ) -> str:
     """Why a date of a fixed-time series is not at the fixed time: ``fixed_time`` and
-    ``planned_time`` are anchor-local minutes of day, ``wanted`` the column of the required
+    ``planned_time`` are anchor-local minutes of day, ``wanted`` the column of the counted
     people's ``burdens`` at the fixed time (-1 where that time is not a start)."""
     planned_hhmm = format_hhmm(planned_time)
     fixed_hhmm = format_hhmm(fixed_time)
     head = f"Fell back from {fixed_hhmm} to {planned_hhmm} {city(anchor)} time"
     if wanted < 0:
         return f"{head}: {fixed_hhmm} is not an available start on this date."
+    n_required = len(counted) - sum(len(q.rows) for q in quorums)
+    at = burdens.minutes[:, wanted : wanted + 1]
+    short = _quorums_short(quorums, at, everywhere=False)
+    rows = [*range(n_required), *(p for q in short for p in q.rows)]
     why = [
-        f"{_display(names, person)} ({person.timezone}): "
+        f"{_display(names, counted[p])} ({counted[p].timezone}): "
         f"{burdens.reason(p, wanted) or 'unavailable'}"
-        for p, person in enumerate(required)
+        for p in rows
         if burdens.minutes[p, wanted] < 0
     ]
-    return f"{head}: at {fixed_hhmm} {'; '.join(why)}."
+    said = "; ".join(why)
+    if short:
+        said = " ".join(_quorum_short(q, at) for q in short) + (f" {said}" if said else "")
+    return f"{head}: at {fixed_hhmm} {said}."
+
+
+def absent_notice(person: Person, reason: str, names: Mapping[str, str] | None) -> str:
+    """ "Maria (quorum) is absent: time off." for a quorum member who cannot attend."""
+    return f"{_display(names, person)} (quorum) is absent: {reason}."
 
 
 def _why_local_time_moved(

@@ -30,7 +30,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -58,6 +58,7 @@ from app.scheduling.limits import (
     PARTICIPANT_LISTED_TWICE,
     STEP_MINUTES_REFUSAL,
     TOO_MANY_PARTICIPANTS,
+    quorum_refusal,
 )
 from app.scheduling.model import (
     MINUTES_PER_DAY,
@@ -66,6 +67,8 @@ from app.scheduling.model import (
     validate_timezone,
 )
 from app.scheduling.notices import (
+    QuorumRows,
+    absent_notice,
     away_notice,
     fallback_notice,
     local_time_notices,
@@ -77,11 +80,24 @@ from app.scheduling.search import Conflict, ParticipantTime
 from app.scheduling.windows import unavailable_dates
 
 Policy = Literal["rotate", "fixed"]
+Attendance = Literal["required", "quorum", "optional"]
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """A party's quorum rule: at least ``min_attendees`` of ``members`` attend every
+    occurrence. ``party`` names the party in reasons ("Manila team")."""
+
+    party: str
+    members: tuple[Person, ...]
+    min_attendees: int
 
 
 @dataclass(frozen=True)
 class SeriesSpec:
-    """What the planner needs of a series; ``required``/``optional`` in display order."""
+    """What the planner needs of a series; ``required``/``optional`` in display order, and
+    each party's quorum rule with its ``quorum`` members (docs/rules.md, "Quorum").
+    """
 
     recurrence: str
     start_date: date
@@ -93,12 +109,20 @@ class SeriesSpec:
     policy: Policy
     required: tuple[Person, ...]
     optional: tuple[Person, ...] = ()
+    quorums: tuple[Quorum, ...] = ()
+
+    @property
+    def counted(self) -> tuple[Person, ...]:
+        """Everyone whose burden counts in fairness: required, then each quorum's members."""
+        return self.required + tuple(p for q in self.quorums for p in q.members)
 
 
 @dataclass
 class PlannedOccurrence:
-    """One planned date. ``participants``: every required then every optional participant;
-    an optional one who cannot attend has ``burden_minutes == -1`` and a ``conflicts`` entry.
+    """One planned date. ``participants``: every required, then every quorum member, then
+    every optional participant. An optional one who cannot attend has ``burden_minutes == -1``
+    and a ``conflicts`` entry; a quorum member who cannot attend has ``burden_minutes == -1``
+    and an ``absent`` entry (they carry no burden for this occurrence).
     """
 
     index: int
@@ -108,6 +132,7 @@ class PlannedOccurrence:
     participants: list[ParticipantTime]
     conflicts: list[Conflict]
     notices: list[str]
+    absent: list[Conflict] = field(default_factory=list)
 
 
 @dataclass
@@ -119,13 +144,18 @@ class Unschedulable:
 @dataclass
 class PersonBurden:
     """Burden minutes of one participant: before this plan, in it, and both. Optional
-    participants are listed too (``required`` false) but never count in the plan's figures."""
+    participants are listed too (``counted`` false) but never count in the plan's figures;
+    quorum members count for the occurrences they attend."""
 
     participant_id: str
     prior_minutes: int
     planned_minutes: int
     total_minutes: int
-    required: bool = True
+    attendance: Attendance = "required"
+
+    @property
+    def counted(self) -> bool:
+        return self.attendance != "optional"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +227,10 @@ class _Candidates:
     local_minutes: Minutes
     truncated: npt.NDArray[np.bool_]
     span: ZoneSpan
-    required: BurdenMatrix
+    # Burdens of the counted people (required, then each quorum's members), -1 where one
+    # cannot attend; ``costs`` the same with an absent quorum member's -1 read as 0.
+    counted: BurdenMatrix
+    costs: Costs
     feasible: npt.NDArray[np.bool_]
 
     def columns(self, k: int) -> range:
@@ -231,9 +264,33 @@ def _candidates(spec: SeriesSpec, dates: list[date], not_before: datetime | None
     offset_in_day = np.arange(int(bounds[-1]), dtype=np.int64) - np.repeat(bounds[:-1], counts)
     starts = np.repeat(first, counts) + offset_in_day * step
     local = span.to_wall(starts) % MINUTES_PER_DAY
-    required = burden_matrix(spec.required, starts, spec.duration_minutes)
-    feasible = np.asarray((required.minutes >= 0).all(axis=0), dtype=bool)
-    return _Candidates(days, bounds, starts, local, truncated, span, required, feasible)
+    counted = burden_matrix(spec.counted, starts, spec.duration_minutes)
+    feasible, costs = _feasible(spec, counted.minutes)
+    return _Candidates(days, bounds, starts, local, truncated, span, counted, costs, feasible)
+
+
+def quorum_rows(spec: SeriesSpec) -> list[QuorumRows]:
+    """Each quorum with the rows of its members in the counted people
+    (:attr:`SeriesSpec.counted`)."""
+    found, at = [], len(spec.required)
+    for quorum in spec.quorums:
+        found.append(
+            QuorumRows(quorum.party, quorum.min_attendees, range(at, at + len(quorum.members)))
+        )
+        at += len(quorum.members)
+    return found
+
+
+def _feasible(spec: SeriesSpec, minutes: Costs) -> tuple[npt.NDArray[np.bool_], Costs]:
+    """Which starts are feasible (every required person can attend, and at least
+    ``min_attendees`` of each quorum's members can), and the burdens that count there
+    (an absent quorum member's -1 is 0)."""
+    n = len(spec.required)
+    feasible = np.asarray((minutes[:n] >= 0).all(axis=0), dtype=bool)
+    for quorum in quorum_rows(spec):
+        attending = (minutes[quorum.rows.start : quorum.rows.stop] >= 0).sum(axis=0)
+        feasible &= attending >= quorum.min_attendees
+    return feasible, (np.maximum(minutes, 0) if spec.quorums else minutes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -257,7 +314,7 @@ class _FixedChoice:
 def _plan_fixed(cal: _Candidates, schedulable: list[int], prior: Costs) -> _FixedChoice:
     """One anchor-local time for every date, minimising (dates where it is infeasible, M,
     total, time of day); where it is infeasible the date takes its best candidate."""
-    starts, minutes, feasible = cal.starts, cal.required.minutes, cal.feasible
+    starts, minutes, feasible = cal.starts, cal.costs, cal.feasible
     fallback = np.empty(len(schedulable), dtype=np.int64)
     times: set[int] = set()
     for i, k in enumerate(schedulable):
@@ -302,12 +359,15 @@ def _occurrences(
     previous_local: Mapping[str, str] | None,
     names: Mapping[str, str] | None,
 ) -> list[PlannedOccurrence]:
-    people = [*spec.required, *spec.optional]
-    n_required = len(spec.required)
+    counted = spec.counted
+    people = [*counted, *spec.optional]
+    n_counted = len(counted)
+    quorums = quorum_rows(spec)
     duration = spec.duration_minutes
+    by_id = {person.id: person for person in counted}
     chosen = cal.starts[columns]
     optional = burden_matrix(spec.optional, chosen, duration)
-    costs = np.vstack([cal.required.minutes[:, columns], optional.minutes])
+    costs = np.vstack([cal.counted.minutes[:, columns], optional.minutes])
     away: list[dict[date, str]] = []
     if schedulable:
         lo, hi = dates[schedulable[0]], dates[schedulable[-1]]
@@ -323,6 +383,7 @@ def _occurrences(
         s = int(chosen[i])
         shown: list[ParticipantTime] = []
         conflicts: list[Conflict] = []
+        absent: list[Conflict] = []
         notices: list[str] = []
         column = costs[:, i].tolist()
         for p, person in enumerate(people):
@@ -332,27 +393,42 @@ def _occurrences(
                     person.id, clock(tz, s), clock(tz, s + duration), tz, cost, cost == 0
                 )
             )
-            if cost < 0:
+            if cost >= 0:
+                continue
+            if p < n_counted:  # a quorum member (required people are feasible here)
+                absent.append(
+                    Conflict(person.id, cal.counted.reason(p, columns[i]) or "unavailable")
+                )
+            else:
                 conflicts.append(
-                    Conflict(person.id, optional.reason(p - n_required, i) or "unavailable")
+                    Conflict(person.id, optional.reason(p - n_counted, i) or "unavailable")
                 )
         if fixed is not None and fixed.fell_back[i]:
             notices.append(
                 fallback_notice(
-                    cal.required,
+                    cal.counted,
                     fixed.wanted[i],
                     fixed.time_of_day,
                     int(cal.local_minutes[fixed.columns[i]]),
-                    spec.required,
+                    counted,
                     spec.anchor_timezone,
                     names,
+                    quorums,
                 )
             )
+        gone = {a.participant_id for a in absent}
         notices += local_time_notices(
-            people, previous, previous_start, s, spec.anchor_timezone, clock, names
+            [person for person in people if person.id not in gone],
+            previous,
+            previous_start,
+            s,
+            spec.anchor_timezone,
+            clock,
+            names,
         )
+        notices += [absent_notice(by_id[a.participant_id], a.reason, names) for a in absent]
         for q, person in enumerate(spec.optional):
-            seen = shown[n_required + q]
+            seen = shown[n_counted + q]
             notice = away_notice(person, away[q], seen.local_start, seen.local_end, names)
             if notice is not None:
                 notices.append(notice)
@@ -365,6 +441,7 @@ def _occurrences(
                 shown,
                 conflicts,
                 notices,
+                absent,
             )
         )
         previous = {person.id: clock.hhmm(person.timezone, s) for person in people}
@@ -388,9 +465,12 @@ def _check_spec(spec: SeriesSpec) -> None:
     if not 1 <= duration <= MAX_DURATION_MINUTES:
         raise InvalidInput(("duration_minutes",), DURATION_RANGE_REFUSAL)
     validate_timezone(spec.anchor_timezone, ("anchor_timezone",))
-    if not spec.required:
+    if not spec.required and not spec.quorums:
         raise InvalidInput(("participants",), NO_REQUIRED_PARTICIPANT)
-    people = [*spec.required, *spec.optional]
+    for quorum in spec.quorums:
+        if not 1 <= quorum.min_attendees <= len(quorum.members):
+            raise InvalidInput(("quorum",), quorum_refusal(quorum.party, len(quorum.members)))
+    people = [*spec.counted, *spec.optional]
     if len(people) > MAX_PARTICIPANTS:
         raise InvalidInput(("participants",), TOO_MANY_PARTICIPANTS)
     ids = [p.id for p in people]
@@ -443,7 +523,9 @@ def plan_series(
     dates = [every[i] for i in indexes]
     cal = _candidates(spec, dates, not_before)
     carried = dict(prior or {})
-    prior_required = np.array([int(carried.get(p.id, 0)) for p in spec.required], dtype=np.int64)
+    counted = spec.counted
+    prior_counted = np.array([int(carried.get(p.id, 0)) for p in counted], dtype=np.int64)
+    quorums = quorum_rows(spec)
 
     schedulable: list[int] = []
     unschedulable: list[Unschedulable] = []
@@ -458,7 +540,7 @@ def plan_series(
             schedulable.append(k)
         else:
             reason = unschedulable_reason(
-                cal.required, cols, bool(cal.truncated[k]), spec.required, names
+                cal.counted, cols, bool(cal.truncated[k]), counted, names, quorums
             )
             unschedulable.append(Unschedulable(day, reason))
 
@@ -468,41 +550,44 @@ def plan_series(
     if schedulable and spec.policy == "rotate":
         feasible_cols = [cal.feasible_columns(k) for k in schedulable]
         days = [
-            DayCandidates(cal.required.minutes[:, cols], cal.starts[cols], cal.local_minutes[cols])
+            DayCandidates(cal.costs[:, cols], cal.starts[cols], cal.local_minutes[cols])
             for cols in feasible_cols
         ]
-        rotation = plan_rotation(days, prior_required, time_budget_seconds)
+        rotation = plan_rotation(days, prior_counted, time_budget_seconds)
         optimal, optimal_reason = rotation.optimal, rotation.reason
         del days  # per-date copies of the burden matrix: free them before the occurrences
         columns = [
             int(cols[pick]) for cols, pick in zip(feasible_cols, rotation.picks, strict=True)
         ]
     elif schedulable:
-        fixed = _plan_fixed(cal, schedulable, prior_required)
+        fixed = _plan_fixed(cal, schedulable, prior_counted)
         columns = fixed.columns
 
     occurrences = _occurrences(
         spec, cal, indexes, dates, schedulable, columns, fixed, previous_local, names
     )
-    planned = cal.required.minutes[:, columns].sum(axis=1) if columns else 0 * prior_required
+    planned = cal.costs[:, columns].sum(axis=1) if columns else 0 * prior_counted
+    n_required = len(spec.required)
     burden = [
         PersonBurden(
-            p.id, int(prior_required[i]), int(planned[i]), int(prior_required[i] + planned[i])
+            p.id,
+            int(prior_counted[i]),
+            int(planned[i]),
+            int(prior_counted[i] + planned[i]),
+            "required" if i < n_required else "quorum",
         )
-        for i, p in enumerate(spec.required)
+        for i, p in enumerate(counted)
     ]
     for q, person in enumerate(spec.optional):
-        mine = sum(
-            max(0, o.participants[len(spec.required) + q].burden_minutes) for o in occurrences
-        )
+        mine = sum(max(0, o.participants[len(counted) + q].burden_minutes) for o in occurrences)
         before = int(carried.get(person.id, 0))
-        burden.append(PersonBurden(person.id, before, mine, before + mine, required=False))
+        burden.append(PersonBurden(person.id, before, mine, before + mine, "optional"))
     return Plan(
         spec.policy,
         occurrences,
         unschedulable,
         burden,
-        int((prior_required + planned).max()),
+        int((prior_counted + planned).max()),
         int(np.sum(planned)),
         optimal,
         optimal_reason,

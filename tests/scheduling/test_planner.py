@@ -59,7 +59,7 @@ def local_times(plan: Plan, pid: str) -> list[str]:
 
 
 def prefix_spreads(plan: Plan) -> list[int]:
-    running = np.array([b.prior_minutes for b in plan.burden if b.required])
+    running = np.array([b.prior_minutes for b in plan.burden if b.counted])
     spreads = []
     for occ in plan.occurrences:
         running = running + [p.burden_minutes for p in occ.participants[: len(running)]]
@@ -372,7 +372,7 @@ def test_optional_participant_on_holiday_is_a_conflict_and_a_notice() -> None:
     )
     maria_time = second.participants[2]
     assert maria_time.burden_minutes == -1 and not maria_time.inside_hours
-    assert plan.burden[2].required is False
+    assert plan.burden[2].attendance == "optional" and not plan.burden[2].counted
     assert plan.max_burden_minutes == max(b.total_minutes for b in plan.burden[:2])
 
 
