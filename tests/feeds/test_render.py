@@ -7,7 +7,6 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -21,6 +20,7 @@ from tests.feeds.sample import (
     MOVED_WEEK,
     NOW,
     WEEKS,
+    EventChange,
     rotating_calendar,
     rotating_series,
     simple_event,
@@ -263,18 +263,6 @@ def test_same_bytes_as_icalendar_components() -> None:
     calendar = rotating_calendar()
     ordered = sorted(calendar.events, key=lambda event: (event.start, event.uid))
     assert render_feed(calendar, now=NOW) == reference_rendering(calendar, ordered)
-
-
-class EventChange(TypedDict, total=False):
-    """Fields of a FeedEvent to replace."""
-
-    description: str
-    summary: str
-    sequence: int
-    start: datetime
-    end: datetime
-    location: str | None
-    last_modified: datetime
 
 
 def test_an_event_that_changed_is_rendered_anew_the_others_as_before() -> None:
