@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel
 
-import app.db.models
 import app.main as app_main
 from app.db import migrate
+from app.db import models as _models  # noqa: F401  (its tables join SQLModel.metadata: _wipe)
 from app.main import create_app
 from app.services import services
 from app.settings import Settings
@@ -69,7 +69,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "auth_failure_burst": 100_000,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +174,8 @@ class Client:
         return Client(self.app, self.portal, {**self.headers, **headers})
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.portal.call(self._request, method, url, kwargs)
+        response: httpx.Response = self.portal.call(self._request, method, url, kwargs)
+        return response
 
     async def _request(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}

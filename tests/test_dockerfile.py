@@ -37,8 +37,10 @@ def test_image_install_and_start_commands_work(tmp_path: Path) -> None:
     text = DOCKERFILE.read_text()
     wheel_cmd = re.search(r"RUN (python -m pip wheel [^\n]+)", text)
     install_cmd = re.search(r"RUN (python -m pip install --no-index [^&\n]+)", text)
-    cmd = json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))  # type: ignore[union-attr]
-    assert wheel_cmd and install_cmd and cmd[:4] == ["python", "-m", "app", "serve"]
+    cmd_line = re.search(r"^CMD (\[.*\])$", text, re.M)
+    assert wheel_cmd and install_cmd and cmd_line
+    cmd = json.loads(cmd_line.group(1))
+    assert cmd[:4] == ["python", "-m", "app", "serve"]
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -14,8 +15,8 @@ from app.settings import Settings
 POSTGRES = "postgresql+psycopg://scheduler@127.0.0.1:5432/scheduler"
 
 
-def _settings(**values: str) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 def test_sealed_opens_only_under_its_key() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.main import create_app
 from app.services import services
@@ -128,15 +128,15 @@ def test_work_after_the_response_does_not_hold_the_turn() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             # httpx's ASGI transport returns when the app returns: run the app directly.
-            sent: list[dict[str, object]] = []
+            sent: list[Message] = []
 
-            async def receive() -> dict[str, object]:
+            async def receive() -> Message:
                 return {"type": "http.request", "body": b"", "more_body": False}
 
-            async def send(message: dict[str, object]) -> None:
+            async def send(message: Message) -> None:
                 sent.append(message)
 
-            scope = {"type": "http", "method": "GET", "path": "/background", "headers": []}
+            scope: Scope = {"type": "http", "method": "GET", "path": "/background", "headers": []}
             background = asyncio.create_task(app(scope, receive, send))
             await _until(lambda: len(sent) == 2)  # answered; now busy after the response
             inner.gate("next").set()
@@ -151,8 +151,8 @@ def test_work_after_the_response_does_not_hold_the_turn() -> None:
 
 def test_the_service_queues_by_its_setting(database_url: str) -> None:
     app: FastAPI = create_app(make_settings(database_url, requests_in_flight=7))
-    layers = []
-    stack = app.build_middleware_stack()
+    layers: list[object] = []
+    stack: object = app.build_middleware_stack()
     while stack is not None:
         layers.append(stack)
         stack = getattr(stack, "app", None)

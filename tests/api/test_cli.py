@@ -14,6 +14,7 @@ from typing import Any
 import anyio.from_thread
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine
 
 from app import __main__ as cli
@@ -51,7 +52,7 @@ def db(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client_for(portal: anyio.from_thread.BlockingPortal, db: str) -> Iterator[Any]:
-    apps = []
+    apps: list[FastAPI] = []
 
     def build(api_key: str) -> Client:
         if not apps:

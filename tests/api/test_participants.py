@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
@@ -167,7 +168,10 @@ def test_list_filters_by_party(
     a = make_participant(api, manila["id"])
     b = make_participant(api, new_york["id"])
     c = make_participant(api, manila["id"])
-    ids = lambda r: [p["id"] for p in r.json()["items"]]  # noqa: E731
+
+    def ids(r: httpx.Response) -> list[str]:
+        return [p["id"] for p in r.json()["items"]]
+
     assert ids(api.get("/v1/participants", params={"party_id": manila["id"]})) == [a["id"], c["id"]]
     assert ids(api.get("/v1/participants", params={"party_id": new_york["id"]})) == [b["id"]]
     assert ids(api.get("/v1/participants", params={"party_id": str(uuid.uuid4())})) == []

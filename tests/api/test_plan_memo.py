@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.db import schedules
+from app.scheduling import planner
 from app.services import services
 from tests.conftest import Client, make_participant, make_party, make_series
 
@@ -21,7 +22,7 @@ DAY = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "1
 def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts real planner runs, with an empty memo."""
     runs: list[int] = []
-    real = schedules.plan_series
+    real = planner.plan_series  # what app.db.schedules imported
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         runs.append(1)

@@ -251,7 +251,9 @@ def _drive(base: str, world: World, me: int, until: float, acked: Acknowledged) 
                     name = f"Client {me} #{n}"
                     r = c.patch(f"/v1/participants/{pid}", headers=auth, json={"name": name})
                     if r.status_code == 200:
-                        version = int(re.fullmatch(r'W/"[^"]+-(\d+)"', r.headers["etag"])[1])
+                        etag = re.fullmatch(r'W/"[^"]+-(\d+)"', r.headers["etag"])
+                        assert etag is not None, r.headers["etag"]
+                        version = int(etag[1])
                         with acked.lock:
                             if version > acked.names.get(pid, (0, ""))[0]:
                                 acked.names[pid] = (version, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal, TypedDict, Unpack
 from zoneinfo import ZoneInfo
 
 from app.feeds.render import FeedCalendar, FeedEvent
@@ -106,7 +107,22 @@ def expected_reading(events: list[FeedEvent]) -> list[dict[str, object]]:
     )
 
 
-def simple_event(n: int, start: datetime, **changes: object) -> FeedEvent:
+class EventChange(TypedDict, total=False):
+    """Fields of a FeedEvent to replace: ``dataclasses.replace(event, **change)``."""
+
+    start: datetime
+    end: datetime
+    sequence: int
+    status: Literal["scheduled", "cancelled"]
+    summary: str
+    description: str
+    location: str | None
+    url: str | None
+    created: datetime
+    last_modified: datetime
+
+
+def simple_event(n: int, start: datetime, /, **changes: Unpack[EventChange]) -> FeedEvent:
     """A plain one-hour event number ``n`` starting at ``start``."""
     event = FeedEvent(
         uid=f"event-{n:05d}@scheduler.test",
@@ -121,4 +137,4 @@ def simple_event(n: int, start: datetime, **changes: object) -> FeedEvent:
         created=CREATED,
         last_modified=CREATED,
     )
-    return replace(event, **changes)  # type: ignore[arg-type]
+    return replace(event, **changes)

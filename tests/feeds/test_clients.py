@@ -7,6 +7,7 @@ client fails with a pointer to ``make test-tools``.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -103,7 +104,7 @@ def test_folded_text_round_trips_in_every_client(summary: str) -> None:
 def test_missing_tools_fail_with_a_pointer_to_make_test_tools(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(clients.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(pytest.fail.Exception, match="make test-tools"):
         clients.read_with_icaljs(b"")
     monkeypatch.setattr(clients, "SYSTEM_PYTHON", "/nonexistent/python3")

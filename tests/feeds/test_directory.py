@@ -187,6 +187,7 @@ def test_a_lost_listener_falls_back_to_the_database_then_recovers(
             engine: Engine = services(application).engine
             directory: FeedDirectory = services(application).feed_directory
             listener = services(application).feed_listener
+            assert isinstance(listener, ChangeListener)  # PostgreSQL's LISTEN, not SqliteWatch
             client = Client(application, portal)
             api = new_workspace(client)[0]
             path = _feed_path(api)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from app.feeds.render import FeedCalendar, FeedEvent
 from app.services import services
 from tests.conftest import PUBLIC_BASE, Client, clock_at, make_participant, make_party, statements
 from tests.feeds.clients import read_with_all_clients
@@ -68,7 +69,8 @@ def _feed(api: Client, scope: str, target_id: str | None) -> dict[str, Any]:
 
 
 def _path(feed: dict[str, Any]) -> str:
-    return feed["url"].removeprefix(PUBLIC_BASE)
+    url: str = feed["url"]
+    return url.removeprefix(PUBLIC_BASE)
 
 
 @pytest.fixture
@@ -340,7 +342,7 @@ def test_time_off_does_not_rebuild_feeds(
     # Feeds show meetings, names and local times, not time off: adding or removing time off
     # must not cost a rebuild of any feed, nor even a look at the workspace (the content
     # version the polls compare stays as it was).
-    from app.feeds import routes
+    from app.feeds import content, routes
 
     people = _four_zones(api)
     series = _series(api, {k: people[k] for k in ("ny", "mnl")}, start_date="2027-01-06", count=4)
@@ -350,8 +352,13 @@ def test_time_off_does_not_rebuild_feeds(
     engine = services(app).engine
     before = _versions(engine)
     builds: list[object] = []
-    real = routes.build_calendar
-    monkeypatch.setattr(routes, "build_calendar", lambda *a: builds.append(a) or real(*a))
+    real = content.build_calendar
+
+    def counted(*a: Any) -> FeedCalendar:
+        builds.append(a)
+        return real(*a)
+
+    monkeypatch.setattr(routes, "build_calendar", counted)
 
     pid = people["mnl"]["id"]
     off = api.post(
@@ -391,7 +398,12 @@ def test_feeds_sharing_a_series_build_its_events_once(
         assert client.get(path).status_code == 200
     built: list[object] = []
     real = content._series_events
-    monkeypatch.setattr(content, "_series_events", lambda *a: built.append(a[2]) or real(*a))
+
+    def counted(*a: Any) -> tuple[FeedEvent, ...]:
+        built.append(a[2])
+        return real(*a)
+
+    monkeypatch.setattr(content, "_series_events", counted)
 
     pid = people["mnl"]["id"]
     assert api.patch(f"/v1/participants/{pid}", json={"name": "Maria Renamed"}).status_code == 200

@@ -15,13 +15,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 import requests
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
+from requests.structures import CaseInsensitiveDict
 from schemathesis.checks import not_a_server_error
 from schemathesis.core import NOT_SET
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
@@ -40,6 +41,9 @@ from slack_sdk.signature import SignatureVerifier
 from app.main import create_app
 from tests.conftest import ADMIN_TOKEN, SLACK_SECRET, make_settings
 from tests.hostile.conftest import SLACK_USER, TEAM, World, coin
+
+# One generated request, of any operation in the schema.
+Case: TypeAlias = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
 
 SEED = 20261123
 MAX_EXAMPLES = 25
@@ -112,7 +116,7 @@ def fuzzing(request: pytest.FixtureRequest, app: FastAPI, world: World) -> Itera
     schemathesis re-checks which parts are still schema-violating after the edits."""
     run = Fuzzing(world)
 
-    def before_call(_: schemathesis.HookContext, case: schemathesis.Case, kwargs: Any) -> None:
+    def before_call(_: schemathesis.HookContext, case: Case, kwargs: Any) -> None:
         _real_path_parameters(case, world)
         _make_plausible(case, world)
 
@@ -138,7 +142,7 @@ def _is_uuid(value: object) -> bool:
     return True
 
 
-def _real_path_parameters(case: schemathesis.Case, world: World) -> None:
+def _real_path_parameters(case: Case, world: World) -> None:
     """Where the fuzzer made a well-formed id, name a real object (half the time)."""
     path = case.operation.path
     for name, value in list((case.path_parameters or {}).items()):
@@ -215,7 +219,7 @@ def _plausible(values: dict[str, Any], world: World) -> None:
         values["end_date"] = values["start_date"]
 
 
-def _make_plausible(case: schemathesis.Case, world: World) -> None:
+def _make_plausible(case: Case, world: World) -> None:
     """Half of the cases (a reproducible coin) are made plausible; the rest go as fuzzed."""
     # NOT_SET (a GET's body) has a repr with a memory address: it must not decide the coin.
     body = None if case.body is NOT_SET else case.body
@@ -227,14 +231,17 @@ def _make_plausible(case: schemathesis.Case, world: World) -> None:
     if case.operation.path == "/slack/commands" and isinstance(case.body, dict):
         case.body["team_id"], case.body["user_id"] = TEAM, SLACK_USER
     if case.operation.path == "/v1/workspaces":
-        case.headers = {**(case.headers or {}), "X-Admin-Token": ADMIN_TOKEN}
+        headers = CaseInsensitiveDict(case.headers or {})
+        headers["X-Admin-Token"] = ADMIN_TOKEN
+        case.headers = headers
 
 
 class SlackSigner(requests.auth.AuthBase):
     """Signs the body as sent, as Slack would (half the bodies; the rest must get 401)."""
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        body = r.body if isinstance(r.body, bytes) else (r.body or "").encode()
+        body = r.body.encode() if isinstance(r.body, str) else r.body or b""
+        assert isinstance(body, bytes), type(r.body)
         if coin("slack", body):
             ts = str(int(time.time()))
             signature = SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=ts, body=body)
@@ -245,7 +252,7 @@ class SlackSigner(requests.auth.AuthBase):
 
 @schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-def test_contract(case: schemathesis.Case, fuzzing: Fuzzing) -> None:
+def test_contract(case: Case, fuzzing: Fuzzing) -> None:
     world = fuzzing.world
     session = requests.Session()
     if case.operation.path == "/slack/commands":

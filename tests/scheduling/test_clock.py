@@ -28,8 +28,8 @@ from app.scheduling.clock import (
 from app.scheduling.model import InvalidInput
 
 
-def z(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def z(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # (zone, UTC instant of the change, offset before, offset after) in minutes, 2026 and 2027.
@@ -138,8 +138,9 @@ def test_every_minute_near_a_change_agrees_with_zoneinfo(
 def test_wall_times_in_the_gap_and_the_fold_follow_pep_495_fold_0() -> None:
     span = zone_span("America/New_York", minute(z(2026, 1, 1)), minute(z(2026, 12, 31)))
 
-    def utc_of(*wall: int) -> datetime:
-        return utc_datetime(int(span.to_utc(np.array([wall_minute(datetime(*wall))]))[0]))  # type: ignore[misc]
+    def utc_of(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+        wall = wall_minute(datetime(year, month, day, hour, minute))
+        return utc_datetime(int(span.to_utc(np.array([wall]))[0]))
 
     assert utc_of(2026, 3, 8, 1, 59) == z(2026, 3, 8, 6, 59)  # EST
     assert utc_of(2026, 3, 8, 2, 0) == z(2026, 3, 8, 7, 0)  # in the gap: read with EST
@@ -195,6 +196,12 @@ def test_minutes_round_towards_the_right_side() -> None:
 
 class _NoOffset(tzinfo):
     def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+    def dst(self, dt: datetime | None) -> None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> None:
         return None
 
 

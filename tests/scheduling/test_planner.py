@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from app.scheduling.burden import burden_minutes
-from app.scheduling.model import InvalidInput, Person, parse_working_hours
+from app.scheduling.model import InvalidInput, Person, WeeklyWindow, parse_working_hours
 from app.scheduling.planner import Plan, SeriesSpec, _candidates, plan_series
 from app.scheduling.rotation import DayCandidates, plan_rotation
 
@@ -26,7 +26,7 @@ EVERY_DAY = [*WEEKDAYS, "sat", "sun"]
 NAMES = {"ana": "Ana", "ben": "Ben", "maria": "Maria", "west": "West", "east": "East"}
 
 
-def hours(start: str, end: str, days: list[str] = WEEKDAYS) -> tuple:  # type: ignore[type-arg]
+def hours(start: str, end: str, days: list[str] = WEEKDAYS) -> tuple[WeeklyWindow, ...]:
     return parse_working_hours([{"days": days, "start": start, "end": end}])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -166,12 +167,13 @@ def exhaustive_rotation(vectors: list[list[list[int]]], prior: list[int]) -> tup
 
 
 def random_person(rng: random.Random, name: str) -> Person:
-    def window(days: object) -> WeeklyWindow:
+    def window(days: Iterable[int]) -> WeeklyWindow:
         start = rng.randrange(0, 24 * 60, 30)
         length = rng.randrange(7 * 60, 12 * 60 + 1, 30)
-        return WeeklyWindow(frozenset(days), start, (start + length) % 1440 or 1440)  # type: ignore[arg-type]
+        return WeeklyWindow(frozenset(days), start, (start + length) % 1440 or 1440)
 
     shape = rng.random()
+    windows: tuple[WeeklyWindow, ...]
     if shape < 0.55:
         windows = (window(range(7)),)
     elif shape < 0.8:  # different hours on alternate days: a fixed time must fall back

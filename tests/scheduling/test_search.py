@@ -208,7 +208,7 @@ def test_search_refuses_each_bad_argument(
 
 
 def test_limit_messages_say_what_to_change() -> None:
-    cases = [
+    cases: list[tuple[dict[str, object], str]] = [
         ({"end": MONDAY}, "end must be after start."),
         (
             {"end": MONDAY + timedelta(days=31, hours=12)},

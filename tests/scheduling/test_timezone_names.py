@@ -42,7 +42,8 @@ def test_fixed_offset_abbreviations_name_the_zone_to_use(
     assert validate_timezone(fixed) == fixed
     hours = int(offset.replace("−", "-"))
     assert zone(fixed).utcoffset(JULY) == zone(fixed).utcoffset(JULY.replace(month=1))
-    assert zone(fixed).utcoffset(JULY.replace(month=1)).total_seconds() == hours * 3600
+    january = zone(fixed).utcoffset(JULY.replace(month=1))
+    assert january is not None and january.total_seconds() == hours * 3600
 
 
 def test_est_is_an_hour_off_new_york_in_july() -> None:

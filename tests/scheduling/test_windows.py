@@ -24,8 +24,8 @@ def person(tz: str, *windows: tuple[list[str], str, str], **kw: object) -> Perso
     return Person("p", tz, hours, **kw)  # type: ignore[arg-type]
 
 
-def z(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def z(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def windows_on(p: Person, first: datetime, days: int = 1) -> list[tuple[datetime, datetime]]:

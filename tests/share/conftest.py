@@ -35,7 +35,8 @@ class DemoSeries:
 
     @property
     def path(self) -> str:
-        return "/share/" + self.share["url"].rsplit("/", 1)[-1]
+        url: str = self.share["url"]
+        return "/share/" + url.rsplit("/", 1)[-1]
 
 
 def demo_people(api: Client) -> dict[str, dict[str, Any]]:

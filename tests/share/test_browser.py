@@ -85,7 +85,7 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-def _browser_env() -> dict[str, str]:
+def _browser_env() -> dict[str, str | float | bool]:  # the type playwright's launch(env=) takes
     """Chromium's environment: ours without libfaketime (``make test-any-date``).
 
     Under libfaketime Chromium runs about a hundred times slower (a script of 10^7 additions:

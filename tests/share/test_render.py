@@ -29,9 +29,9 @@ DAYS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "
 
 
 def _member(
-    pid: str, name: str, tz: str, hours: list[dict[str, object]], party: str, **kw: object
+    pid: str, name: str, tz: str, hours: object, party: str, holiday_country: str | None
 ) -> Member:
-    person = Person(pid, tz, parse_working_hours(hours), **kw)  # type: ignore[arg-type]
+    person = Person(pid, tz, parse_working_hours(hours), holiday_country=holiday_country)
     return Member(pid, name, party, f"Party {party}", "client", True, person)
 
 
