@@ -43,6 +43,20 @@ class OccurrenceUpdate(BaseModel):
         return self
 
 
+def _check_quorums_met(ctx: schedules.SeriesContext, absent: dict[str, str]) -> None:
+    """A moved occurrence still has each party's quorum (422 naming who cannot come)."""
+    for quorum in ctx.quorums():
+        away = [p for p in quorum.members if p.id in absent]
+        if len(quorum.members) - len(away) < quorum.min_attendees:
+            why = "; ".join(f"{ctx.name_of(p.id)}: {absent[p.id]}" for p in away)
+            raise invalid(
+                ("start",),
+                f"{quorum.party}'s quorum of {quorum.min_attendees} cannot be met then: "
+                f"{len(quorum.members) - len(away)} of its {len(quorum.members)} quorum members "
+                f"can attend ({why}). Pick another time.",
+            )
+
+
 @router.patch(
     "/{occurrence_id}",
     response_model=OccurrenceOut,
@@ -72,6 +86,7 @@ def update(
         if start < now:
             raise invalid(("start",), "The new start is in the past; pick a future time.")
         burden: dict[str, int] = {}
+        absent: dict[str, str] = {}
         for member in ctx.members:
             person = ctx.people[member.participant_id]
             result = burden_minutes(person, start, series.duration_minutes)
@@ -82,11 +97,15 @@ def update(
                         f"{ctx.name_of(member.participant_id)} cannot attend then: "
                         f"{result.reason}. Pick another time.",
                     )
+                if member.attendance == "quorum":
+                    absent[str(member.participant_id)] = result.reason or "unavailable"
                 continue
             burden[str(member.participant_id)] = result.minutes
+        _check_quorums_met(ctx, absent)
         changes["start"] = start
         changes["end"] = start + timedelta(minutes=series.duration_minutes)
         changes["burden"] = burden
+        changes["absent"] = absent
         if "moved by hand" not in occ.notices:
             changes["notices"] = [*occ.notices, "moved by hand"]
     if body.status is not None and body.status != occ.status:

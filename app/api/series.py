@@ -39,7 +39,7 @@ from app.api.read_cache import valid_until
 from app.db import schedules
 from app.db.changes import refuse_nulls, touch
 from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
-from app.db.people import load_people
+from app.db.people import load_people, party_in
 from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.limits import (
     MAX_COUNT,
@@ -47,8 +47,10 @@ from app.scheduling.limits import (
     MAX_RULE_LENGTH,
     NO_REQUIRED_PARTICIPANT,
     PARTICIPANT_LISTED_TWICE,
+    quorum_refusal,
 )
 from app.scheduling.model import InvalidInput
+from app.scheduling.planner import check_spec
 from app.scheduling.recurrence import series_dates
 from app.scheduling.work import check_listing, check_plan_work
 from app.services import services
@@ -79,13 +81,51 @@ Recurrence = Annotated[
 ]
 
 
+Attendance = Literal["required", "quorum", "optional"]
+
+
 class SeriesMember(BaseModel):
+    """A member of the series. ``attendance``: ``required`` (every occurrence needs them),
+    ``quorum`` (their party's quorum rule says how many must come) or ``optional``. The older
+    ``required`` flag is still read: ``true`` is ``required``, ``false`` is ``optional``."""
+
     model_config = ConfigDict(extra="forbid")
     participant_id: uuid.UUID
-    required: Flag = True
+    attendance: Attendance | None = None
+    required: Flag | None = None
+
+    @model_validator(mode="after")
+    def _attendance(self) -> SeriesMember:
+        from_flag: Attendance | None = None
+        if self.required is not None:
+            from_flag = "required" if self.required else "optional"
+        if self.attendance is None:
+            self.attendance = from_flag or "required"
+        elif from_flag is not None and from_flag != self.attendance:
+            raise ValueError(
+                f"required: {str(self.required).lower()} contradicts attendance "
+                f'"{self.attendance}"; give attendance alone.'
+            )
+        self.required = self.attendance == "required"
+        return self
+
+
+class MemberOut(BaseModel):
+    participant_id: uuid.UUID
+    attendance: Attendance
+    required: bool
+
+
+class QuorumRule(BaseModel):
+    """At least ``min_attendees`` of the party's ``quorum`` members attend every occurrence."""
+
+    model_config = ConfigDict(extra="forbid")
+    party_id: uuid.UUID
+    min_attendees: Annotated[int, Whole, Field(ge=1, le=MAX_PARTICIPANTS)]
 
 
 Members = Annotated[list[SeriesMember], Field(min_length=1, max_length=MAX_PARTICIPANTS)]
+QuorumRules = Annotated[list[QuorumRule], Field(max_length=MAX_PARTICIPANTS)]
 
 
 class SeriesCreate(BaseModel):
@@ -107,13 +147,14 @@ class SeriesCreate(BaseModel):
                     "participants": [
                         {
                             "participant_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-                            "required": True,
+                            "attendance": "required",
                         },
                         {
                             "participant_id": "9b2e6c1a-0d4f-4e8a-9c7b-5a1d2e3f4a5b",
-                            "required": True,
+                            "attendance": "required",
                         },
                     ],
+                    "quorum": [],
                 }
             ]
         },
@@ -130,6 +171,7 @@ class SeriesCreate(BaseModel):
     step_minutes: StepMinutes = 15
     location: Location | None = None
     participants: Members
+    quorum: QuorumRules = []
 
     @model_validator(mode="after")
     def _shape(self) -> SeriesCreate:
@@ -151,6 +193,7 @@ class SeriesUpdate(BaseModel):
     step_minutes: StepMinutes | None = None
     location: Location | None = None
     participants: Members | None = None
+    quorum: QuorumRules | None = None
 
 
 class SeriesPublic(BaseModel):
@@ -166,7 +209,8 @@ class SeriesPublic(BaseModel):
     policy: Policy
     step_minutes: int
     location: str | None
-    participants: list[SeriesMember]
+    participants: list[MemberOut]
+    quorum: list[QuorumRule]
     created_at: datetime
     updated_at: datetime
 
@@ -190,8 +234,11 @@ def check_series_shape(values: dict[str, Any]) -> None:
     ids = [str(m["participant_id"]) for m in members]
     if len(set(ids)) != len(ids):
         raise InvalidInput(("participants",), PARTICIPANT_LISTED_TWICE)
-    if not any(m["required"] for m in members):
+    if not any(m["attendance"] in ("required", "quorum") for m in members):
         raise InvalidInput(("participants",), NO_REQUIRED_PARTICIPANT)
+    parties = [str(r["party_id"]) for r in values.get("quorum") or []]
+    if len(set(parties)) != len(parties):
+        raise InvalidInput(("quorum",), "A party has two quorum rules; give each party one.")
 
 
 def _public(session: Session, series: Series, response: Response | None = None) -> SeriesPublic:
@@ -200,9 +247,27 @@ def _public(session: Session, series: Series, response: Response | None = None) 
     members = schedules.members_of(session, series.id)
     data = series.model_dump()
     data["participants"] = [
-        SeriesMember(participant_id=m.participant_id, required=m.required) for m in members
+        MemberOut.model_validate(
+            {"participant_id": m.participant_id, "attendance": m.attendance, "required": m.required}
+        )
+        for m in members
     ]
     return SeriesPublic.model_validate(data)
+
+
+def _check_quorum(session: Session, workspace: Workspace, series: Series) -> None:
+    """The quorum rules fit the members as written (422 otherwise): each names a party of
+    this workspace with quorum members in the series, and asks for 1 to that many; every
+    party with quorum members has a rule."""
+    ctx = schedules.load_context(session, workspace, series)
+    for i, rule in enumerate(series.quorum):
+        party = party_in(session, workspace, uuid.UUID(str(rule["party_id"])))
+        if not any(
+            m.attendance == "quorum" and ctx.party_of(m.participant_id) == party.id
+            for m in ctx.members
+        ):
+            raise invalid(("quorum", i, "party_id"), quorum_refusal(party.name, 0))
+    check_spec(ctx.spec())
 
 
 def _set_members(
@@ -220,7 +285,9 @@ def _set_members(
     for m in members:
         session.add(
             SeriesParticipant(
-                series_id=series.id, participant_id=m.participant_id, required=m.required
+                series_id=series.id,
+                participant_id=m.participant_id,
+                attendance=m.attendance or "required",
             )
         )
     session.flush()
@@ -233,10 +300,16 @@ def create(
     body: SeriesCreate, workspace: WorkspaceDep, session: SessionDep, response: Response
 ) -> SeriesPublic:
     series = Series(workspace_id=workspace.id, **body.model_dump(exclude={"participants"}))
+    series.quorum = [_rule_json(r) for r in body.quorum]
     session.add(series)
     session.flush()
     _set_members(session, workspace, series, body.participants)
+    _check_quorum(session, workspace, series)
     return _public(session, series, response)
+
+
+def _rule_json(rule: QuorumRule) -> dict[str, Any]:
+    return {"party_id": str(rule.party_id), "min_attendees": rule.min_attendees}
 
 
 @router.get("", response_model=Page[SeriesPublic], responses=error_responses(422))
@@ -283,6 +356,8 @@ def update(
         ),
     )
     members = changes.pop("participants", None)
+    if "quorum" in changes:
+        changes["quorum"] = [_rule_json(r) for r in body.quorum or []]
     if "count" in changes and changes["count"] is not None and "until" not in changes:
         changes["until"] = None
     if "until" in changes and changes["until"] is not None and "count" not in changes:
@@ -298,6 +373,8 @@ def update(
     if members is not None:
         assert body.participants is not None
         _set_members(session, workspace, series, body.participants)
+    if members is not None or "quorum" in changes:
+        _check_quorum(session, workspace, series)
     return _public(session, series, response)
 
 

@@ -136,6 +136,10 @@ class Series(Versioned, table=True):
     location: str | None = Field(default=None, max_length=2000)
     # Bumped by every schedule run: two concurrent runs cannot both commit.
     schedule_version: int = Field(default=0, nullable=False)
+    # Each party's quorum rule: [{"party_id": "<uuid>", "min_attendees": k}].
+    quorum: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class SeriesParticipant(SQLModel, table=True):
@@ -149,7 +153,17 @@ class SeriesParticipant(SQLModel, table=True):
         primary_key=True,
         index=True,
     )
-    required: bool = Field(default=True)
+    # "required", "quorum" (counted when they can attend, see Series.quorum) or "optional".
+    attendance: str = Field(default="required", max_length=8)
+
+    @property
+    def required(self) -> bool:
+        return self.attendance == "required"
+
+    @property
+    def counted(self) -> bool:
+        """Their burden counts in fairness (required, or a quorum member who attends)."""
+        return self.attendance != "optional"
 
 
 class Occurrence(SQLModel, table=True):
@@ -170,6 +184,8 @@ class Occurrence(SQLModel, table=True):
     # participant_id -> burden minutes as scheduled; fixed once the occurrence is past.
     burden: dict[str, int] = Field(sa_column=Column(JSON, nullable=False))
     notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Quorum members who cannot attend: participant_id -> why (they carry no burden).
+    absent: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -31,11 +31,12 @@ from app.db.people import load_people
 from app.db.types import utcnow
 from app.errors import AppError
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
-from app.scheduling.model import Person
-from app.scheduling.planner import Plan, PlannedOccurrence, SeriesSpec, plan_series
+from app.scheduling.model import InvalidInput, Person
+from app.scheduling.planner import Plan, PlannedOccurrence, Quorum, SeriesSpec, plan_series
 from app.scheduling.recurrence import series_dates
 from app.scheduling.rotation import PLAN_TIME_BUDGET_SECONDS
 from app.scheduling.search import ParticipantTime
+from app.scheduling.wording import join_names
 from app.scheduling.work import PlanWork, check_plan_work
 from app.serving.heavy import HeavyWork
 from app.serving.lru import Lru
@@ -56,10 +57,44 @@ class SeriesContext:
     def name_of(self, participant_id: str | uuid.UUID) -> str:
         return self.rows[uuid.UUID(str(participant_id))][0].name
 
+    def attending(self, attendance: str) -> tuple[Person, ...]:
+        return tuple(
+            self.people[m.participant_id] for m in self.members if m.attendance == attendance
+        )
+
+    def quorums(self) -> tuple[Quorum, ...]:
+        """The series' quorum rules with each party's quorum members (in member order).
+
+        A party whose members are marked "quorum" but that has no rule is refused (422):
+        nothing says how many of them must attend.
+        """
+        members: dict[uuid.UUID, list[Person]] = {}
+        who: dict[uuid.UUID, list[str]] = {}
+        names: dict[uuid.UUID, str] = {}
+        for m in self.members:
+            participant, party = self.rows[m.participant_id]
+            names[party.id] = party.name
+            if m.attendance == "quorum":
+                members.setdefault(party.id, []).append(self.people[m.participant_id])
+                who.setdefault(party.id, []).append(participant.name)
+        rules = {uuid.UUID(str(r["party_id"])): int(r["min_attendees"]) for r in self.series.quorum}
+        for party_id, people in who.items():
+            if party_id not in rules:
+                raise InvalidInput(
+                    ("quorum",),
+                    f"{join_names(people)} "
+                    f"{'is a quorum member' if len(people) == 1 else 'are quorum members'} "
+                    f"of {names[party_id]}, which has no quorum rule; add "
+                    f'{{"party_id": "{party_id}", "min_attendees": …}} to quorum.',
+                )
+        return tuple(
+            Quorum(names.get(pid, f"Party {pid}"), tuple(members.get(pid, ())), k)
+            for pid, k in rules.items()
+        )
+
     def spec(self) -> SeriesSpec:
         s = self.series
-        required = tuple(self.people[m.participant_id] for m in self.members if m.required)
-        optional = tuple(self.people[m.participant_id] for m in self.members if not m.required)
+        required, optional = self.attending("required"), self.attending("optional")
         return SeriesSpec(
             recurrence=s.recurrence,
             start_date=s.start_date,
@@ -71,6 +106,7 @@ class SeriesContext:
             policy=s.policy,  # type: ignore[arg-type]
             required=required,
             optional=optional,
+            quorums=self.quorums(),
         )
 
 
@@ -184,7 +220,7 @@ def plan_work(ctx: SeriesContext, past: History, now: datetime) -> PlanWork:
     # A date wholly before now has no candidate start and costs nothing.
     first = (now - timedelta(days=2)).date()
     dates = sum(1 for d in every if d >= first and d not in kept)
-    return PlanWork(dates, spec.step_minutes, len(spec.required), len(spec.optional))
+    return PlanWork(dates, spec.step_minutes, len(spec.counted), len(spec.optional))
 
 
 @dataclass(frozen=True)
@@ -391,11 +427,18 @@ def store_plan(
         elif occ.start != planned.start or occ.end != planned.end or occ.status != "scheduled":
             occ.start, occ.end, occ.status = planned.start, planned.end, "scheduled"
             occ.index, occ.burden, occ.notices = planned.index, burden, list(planned.notices)
+            occ.absent = absent_of(planned)
             occ.sequence += 1
             occ.updated_at = now
-        elif occ.burden != burden or occ.notices != list(planned.notices):
-            # Same time; only the explanation changed. Calendars need no update.
+        elif (
+            occ.burden != burden
+            or occ.notices != list(planned.notices)
+            or occ.absent != absent_of(planned)
+        ):
+            # Same time; only the explanation (burden, notices, who is absent) changed.
+            # Calendars need no update.
             occ.burden, occ.notices, occ.updated_at = burden, list(planned.notices), now
+            occ.absent = absent_of(planned)
         session.add(occ)
         stored[planned.date.isoformat()] = occ
     for leftover in by_date.values():
@@ -419,7 +462,13 @@ def unsaved_occurrence(series: Series, planned: PlannedOccurrence) -> Occurrence
         end=planned.end,
         burden=attending_burden(planned.participants),
         notices=list(planned.notices),
+        absent=absent_of(planned),
     )
+
+
+def absent_of(planned: PlannedOccurrence) -> dict[str, str]:
+    """The quorum members who cannot attend a planned occurrence, and why."""
+    return {a.participant_id: a.reason for a in planned.absent}
 
 
 def attending_burden(participants: Sequence[ParticipantTime]) -> dict[str, int]:

@@ -91,7 +91,9 @@ def load(
             for name, required in spec["members"].items():
                 session.add(
                     SeriesParticipant(
-                        series_id=series.id, participant_id=people[name].id, required=required
+                        series_id=series.id,
+                        participant_id=people[name].id,
+                        attendance="required" if required else "optional",
                     )
                 )
             session.flush()

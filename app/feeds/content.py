@@ -144,7 +144,7 @@ def load_view(session: Session, workspace: Workspace) -> WorkspaceView:
         sa_select(
             col(SeriesParticipant.series_id),
             col(SeriesParticipant.participant_id),
-            col(SeriesParticipant.required),
+            col(SeriesParticipant.attendance),
             col(Participant.name),
             col(Participant.timezone),
             col(Party.name),
@@ -255,8 +255,11 @@ def _describe(
         tz = zone(person.timezone)
         start, end = occ.start.astimezone(tz), occ.end.astimezone(tz)
         minutes = occ.burden.get(pid)
-        cost = "cannot attend" if minutes is None else f"burden {hours(minutes)}"
-        role = "" if member.required else " (optional)"
+        if pid in occ.absent:
+            cost = f"absent: {occ.absent[pid]}"
+        else:
+            cost = "cannot attend" if minutes is None else f"burden {hours(minutes)}"
+        role = "" if member.required else f" ({member.attendance})"
         when = local_range(start, end, weekday=False, timezone=person.timezone)
         lines.append(
             f"- {participant.name}{role}, {party.name}: {day_label(start.date(), False)} {when}"
@@ -266,13 +269,13 @@ def _describe(
         turn = hard_turn(
             (ctx.name_of(m.participant_id), occ.burden.get(str(m.participant_id), 0))
             for m in ctx.members
-            if m.required
+            if m.counted
         )
         lines.append(f"Hard turn: {turn or NOBODY_PAYS}")
     lines.append("")
     lines.append("Running balance after this meeting:")
     for member in ctx.members:
-        if member.required:
+        if member.counted:
             name = ctx.rows[member.participant_id][0].name
             lines.append(f"- {name}: {hours(balance.get(str(member.participant_id), 0))}")
     if occ.notices:

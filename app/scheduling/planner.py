@@ -454,7 +454,8 @@ def _occurrences(
 # ---------------------------------------------------------------------------------------
 
 
-def _check_spec(spec: SeriesSpec) -> None:
+def check_spec(spec: SeriesSpec) -> None:
+    """Refuse (:class:`InvalidInput`) a series the planner cannot plan as given."""
     if spec.policy not in ("rotate", "fixed"):
         raise InvalidInput(("policy",), "policy must be 'rotate' or 'fixed'.")
     if spec.step_minutes not in GRID_STEPS:
@@ -512,7 +513,7 @@ def plan_series(
     >>> [(b.participant_id, b.total_minutes) for b in plan.burden], plan.max_burden_minutes
     ([('ny', 600), ('ph', 600)], 600)
     """
-    _check_spec(spec)
+    check_spec(spec)
     if not_before is not None:
         require_aware(not_before, "not_before")
     every = series_dates(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from app.scheduling.model import Person, zone
@@ -20,8 +20,17 @@ class Member:
     party_id: str
     party_name: str
     party_role: str
-    required: bool
+    attendance: str  # "required", "quorum" or "optional"
     person: Person
+
+    @property
+    def required(self) -> bool:
+        return self.attendance == "required"
+
+    @property
+    def counted(self) -> bool:
+        """Their burden counts in fairness (required, or a quorum member who attends)."""
+        return self.attendance != "optional"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class Meeting:
     cancelled: bool
     slots: Mapping[str, LocalSlot]
     notices: tuple[str, ...] = ()
+    absent: Mapping[str, str] = field(default_factory=dict)  # quorum members: why not
 
 
 @dataclass(frozen=True)

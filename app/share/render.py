@@ -192,7 +192,9 @@ def _local_day_span(day: date, timezone: str) -> tuple[datetime, datetime]:
     return a, b
 
 
-def _burden_words(member: Member, slot: LocalSlot | None) -> tuple[str, str]:
+def _burden_words(member: Member, slot: LocalSlot | None, absent: str | None) -> tuple[str, str]:
+    if absent is not None:
+        return f"absent ({absent})", "blocked"
     if slot is None:
         # Stored burden leaves out optional people who cannot attend (the plan's conflicts).
         if not member.required:
@@ -235,7 +237,7 @@ def ribbon_row(member: Member, start: datetime, meeting: Meeting | None) -> Ribb
         local_end = meeting.end.astimezone(tz)
         meeting_local = local_range(local_start, local_end)
         slot_band = _band(meeting.start, meeting.end, start, meeting_local)
-        burden, burden_class = _burden_words(member, slot)
+        burden, burden_class = _burden_words(member, slot, meeting.absent.get(member.id))
         if meeting.cancelled:
             burden, burden_class = "cancelled", "none"
     place = wording.place(person.timezone, start)
@@ -296,11 +298,11 @@ class RotationRow:
 
 
 def hard_turn(meeting: Meeting, members: Sequence[Member]) -> str:
-    """The required participant(s) with the largest burden, or :data:`NOBODY_PAYS`."""
+    """The counted participant(s) with the largest burden, or :data:`NOBODY_PAYS`."""
     burdens = [
         (m.name, meeting.slots[m.id].burden_minutes)
         for m in members
-        if m.required and m.id in meeting.slots
+        if m.counted and m.id in meeting.slots
     ]
     return wording.hard_turn(burdens) or NOBODY_PAYS
 

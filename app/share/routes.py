@@ -76,6 +76,7 @@ def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence]) -> list[Meet
                     for p in out.participants
                 },
                 notices=tuple(out.notices),
+                absent={a.participant_id: a.reason for a in out.absent},
             )
         )
     return meetings
@@ -115,7 +116,7 @@ def _members(ctx: schedules.SeriesContext) -> list[Member]:
                 party_id=str(party.id),
                 party_name=party.name,
                 party_role=party.role,
-                required=m.required,
+                attendance=m.attendance,
                 person=ctx.people[m.participant_id],
             )
         )

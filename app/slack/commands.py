@@ -279,8 +279,8 @@ def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller
 
 
 def hard_turn(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
-    """Who pays most among the required participants (ties named together), or nobody."""
-    required = {str(m.participant_id) for m in ctx.members if m.required}
+    """Who pays most among the counted participants (ties named together), or nobody."""
+    required = {str(m.participant_id) for m in ctx.members if m.counted}
     turn = wording.hard_turn(
         (
             (ctx.name_of(s.participant_id), s.burden_minutes)
@@ -478,7 +478,7 @@ def balance(call: Call) -> Reply:
     ctx = schedules.load_context(call.session, call.workspace, series)
     rows = list(call.session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
     people, parties = schedules.ledger(ctx, rows, call.now)
-    required = {str(m.participant_id): m.required for m in ctx.members}
+    attendance = {str(m.participant_id): m.attendance for m in ctx.members}
     reply = Reply().header(f"Burden ledger — {series.title}")
     reply.context(
         "Burden is weighted time outside someone's working hours, in hours: past meetings, "
@@ -499,9 +499,10 @@ def balance(call: Call) -> Reply:
         )
         for pid in sorted(pids, key=lambda pid: (ctx.name_of(pid), pid)):
             person = people[pid]
-            optional = "" if required.get(pid, False) else " (optional)"
+            role = attendance.get(pid, "optional")
+            marker = "" if role == "required" else f" ({role})"
             lines.append(
-                f"    • {escape(ctx.name_of(pid))}{optional}: {hours(person.total)} "
+                f"    • {escape(ctx.name_of(pid))}{marker}: {hours(person.total)} "
                 f"(past {hours(person.past)} · scheduled {hours(person.scheduled)})"
             )
     return reply.sections(lines)

@@ -38,6 +38,13 @@ class ConflictOut(BaseModel):
     reason: str
 
 
+class AbsentOut(BaseModel):
+    """A quorum member who cannot attend this occurrence: they carry no burden for it."""
+
+    participant_id: str
+    reason: str
+
+
 class PlannedOccurrenceOut(BaseModel):
     id: uuid.UUID | None = None
     index: int
@@ -46,6 +53,7 @@ class PlannedOccurrenceOut(BaseModel):
     end: datetime
     participants: list[ParticipantSlot]
     conflicts: list[ConflictOut]
+    absent: list[AbsentOut] = []
     notices: list[str]
     sequence: int | None = None
 
@@ -58,6 +66,7 @@ class UnschedulableOut(BaseModel):
 class BurdenOut(BaseModel):
     participant_id: str
     party_id: uuid.UUID
+    attendance: Literal["required", "quorum", "optional"] = "required"
     prior_minutes: int
     planned_minutes: int
     total_minutes: int
@@ -153,11 +162,12 @@ def plan_out(
                         inside_hours=p.inside_hours,
                     )
                     for p in (occ.participants if view == "full" else ())
-                    if p.burden_minutes >= 0  # infeasible optional people are conflicts
+                    if p.burden_minutes >= 0  # conflicts (optional) and absent (quorum)
                 ],
                 conflicts=[
                     ConflictOut.model_validate(c, from_attributes=True) for c in occ.conflicts
                 ],
+                absent=[AbsentOut.model_validate(a, from_attributes=True) for a in occ.absent],
                 notices=list(occ.notices),
             )
         )
@@ -165,6 +175,7 @@ def plan_out(
         BurdenOut(
             participant_id=b.participant_id,
             party_id=frame.parties[b.participant_id],
+            attendance=b.attendance,
             prior_minutes=b.prior_minutes,
             planned_minutes=b.planned_minutes,
             total_minutes=b.total_minutes,
@@ -207,6 +218,7 @@ class OccurrenceOut(BaseModel):
     status: Literal["scheduled", "cancelled"]
     sequence: int
     participants: list[ParticipantSlot]
+    absent: list[AbsentOut] = []
     notices: list[str]
     created_at: datetime
     updated_at: datetime
@@ -232,6 +244,11 @@ def occurrence_out(occ: Occurrence, ctx: SeriesContext) -> OccurrenceOut:
         )
     data = occ.model_dump()
     data["participants"] = slots
+    data["absent"] = [
+        AbsentOut(participant_id=pid, reason=why)
+        for pid, why in sorted(occ.absent.items())
+        if pid in members
+    ]
     return OccurrenceOut.model_validate(data)
 
 

@@ -32,7 +32,7 @@ def _member(
     pid: str, name: str, tz: str, hours: object, party: str, holiday_country: str | None
 ) -> Member:
     person = Person(pid, tz, parse_working_hours(hours), holiday_country=holiday_country)
-    return Member(pid, name, party, f"Party {party}", "client", True, person)
+    return Member(pid, name, party, f"Party {party}", "client", "required", person)
 
 
 DANA = _member("d", "Dana", "America/New_York", DAYS, "ny", holiday_country="US")
@@ -172,8 +172,11 @@ def test_hard_turn_is_the_largest_required_burden() -> None:
     assert hard_turn(_meeting(t, {"d": 120, "j": 60}), [DANA, JUN]) == "Dana (2 h)"
     assert hard_turn(_meeting(t, {"d": 90, "j": 90}), [DANA, JUN]) == "Dana and Jun (1.5 h)"
     assert hard_turn(_meeting(t, {"d": 0, "j": 0}), [DANA, JUN]) == NOBODY_PAYS
-    optional_jun = Member("j", "Jun", "mnl", "Party mnl", "vendor", False, JUN.person)
+    optional_jun = Member("j", "Jun", "mnl", "Party mnl", "vendor", "optional", JUN.person)
+    quorum_jun = Member("j", "Jun", "mnl", "Party mnl", "vendor", "quorum", JUN.person)
     assert hard_turn(_meeting(t, {"d": 30, "j": 120}), [DANA, optional_jun]) == "Dana (0.5 h)"
+    # A quorum member who attends counts like a required one.
+    assert hard_turn(_meeting(t, {"d": 30, "j": 120}), [DANA, quorum_jun]) == "Jun (2 h)"
 
 
 def test_cumulative_chart_sums_per_series() -> None:
