@@ -115,3 +115,45 @@ def test_one_linear_history_of_dated_reversible_files() -> None:
         source = path.read_text()
         body = source.split("def downgrade() -> None:", 1)[1]
         assert re.search(r"op\.\w+\(", body), f"{path.name} has an empty downgrade"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_attendance_migration_keeps_who_is_required(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """0006 turns ``required`` into ``attendance`` (false → optional) and back again."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'attendance.db'}"
+    else:
+        url = request.getfixturevalue("postgres_schema")
+    migrate.upgrade(url, "0005")
+    engine = create_engine(url)
+    rows = {str(uuid.uuid4()): True, str(uuid.uuid4()): False}
+    series = str(uuid.uuid4())
+    try:
+        with engine.begin() as conn:
+            if backend != "sqlite":  # the member rows alone: their series and people aside
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for participant, required in rows.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO series_participant (series_id, participant_id, required) "
+                        "VALUES (:s, :p, :r)"
+                    ),
+                    {"s": series, "p": participant, "r": required},
+                )
+        migrate.upgrade(url)
+
+        def members(column: str) -> dict[str, object]:
+            with engine.connect() as conn:
+                found = conn.execute(
+                    text(f"SELECT participant_id, {column} FROM series_participant")
+                ).all()
+            return {str(uuid.UUID(str(p))): value for p, value in found}
+
+        expected = {p: "required" if r else "optional" for p, r in rows.items()}
+        assert members("attendance") == expected
+        migrate.downgrade(url, "0005")
+        assert {p: bool(v) for p, v in members("required").items()} == rows
+    finally:
+        engine.dispose()
