@@ -50,7 +50,7 @@ from app.slack.parsing import (
     parse_text,
     series_query,
 )
-from app.views.plans import ParticipantSlot, PlanFrame, occurrence_out, plan_out
+from app.views.plans import AbsentOut, ParticipantSlot, PlanFrame, occurrence_out, plan_out
 
 PLAN_SHOWN = 10
 SERIES_SHOWN = 30
@@ -268,6 +268,17 @@ class OccurrenceView(Protocol):
     @property
     def participants(self) -> list[ParticipantSlot]: ...
 
+    @property
+    def absent(self) -> list[AbsentOut]: ...
+
+
+def absent_line(view: OccurrenceView, ctx: schedules.SeriesContext) -> str:
+    """``\n      absent: Jun (time off)`` for quorum members who cannot come, else ``''``."""
+    if not view.absent:
+        return ""
+    names = [f"{escape(ctx.name_of(a.participant_id))} ({escape(a.reason)})" for a in view.absent]
+    return f"\n      absent: {'; '.join(names)}"
+
 
 def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller) -> str:
     """``<date token> your time · Wed 09:00 Manila · Tue 14:00 London``."""
@@ -330,7 +341,7 @@ def next_meetings(call: Call) -> Reply:
         ctx = contexts[occ.series_id]
         view = occurrence_out(occ, ctx)
         line = f"*{escape(ctx.series.title)}* · {length(ctx.series.duration_minutes)}\n"
-        line += times_line(view.start, view.participants, me)
+        line += times_line(view.start, view.participants, me) + absent_line(view, ctx)
         if ctx.series.location:
             line += f"\n{escape(ctx.series.location)}"
         reply.section(line)
@@ -460,6 +471,7 @@ def render_plan(
         reply.section("No upcoming occurrences: every date of this series is in the past.")
     lines = [
         f"{times_line(v.start, v.participants, caller)}\n      {hard_turn(v.participants, ctx)}"
+        + absent_line(v, ctx)
         for v in views[:PLAN_SHOWN]
     ]
     reply.sections(lines)

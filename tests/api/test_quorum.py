@@ -10,6 +10,7 @@ import icalendar
 import pytest
 
 from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party
+from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
 
 NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 MANILA = "Asia/Manila"
@@ -174,6 +175,19 @@ def test_a_quorum_member_on_time_off_is_absent_and_the_meeting_is_held(
     ]
     assert "- Jun (quorum), Manila team: " in str(event["DESCRIPTION"])
     assert "absent: time off" in str(event["DESCRIPTION"])
+
+    # Slack's /meet next names who is absent and why.
+    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    ana = people["ana"]["id"]
+    assert api.patch(f"/v1/participants/{ana}", json={"slack_user_id": "UANA"}).status_code == 200
+    text = mrkdwn(reply_of(slash(client, "next 2", user_id="UANA")))
+    assert text.count("absent: Jun (time off)") == 1, text
+
+    # The share page shows Jun absent that week, with the reason.
+    token = api.post(f"/v1/series/{series['id']}/share").json()["url"].rsplit("/", 1)[-1]
+    page = client.get(f"/share/{token}", params={"week": "2027-01-11"}).text
+    assert "Meeting: " in page and "absent (time off)" in page
+    assert "Jun (quorum) is absent: time off." in page
 
     # Two of three away on one date: the quorum of two cannot be met.
     lea = people["lea"]
