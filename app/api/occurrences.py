@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlmodel import select
 
 from app.api.deps import (
     SessionDep,
@@ -18,43 +20,137 @@ from app.api.deps import (
     now_of,
     retry_lost_race,
 )
-from app.api.fields import Instant
+from app.api.fields import Flag, Instant
 from app.db import schedules
 from app.db.changes import touch
 from app.db.models import Occurrence, Series
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
-from app.scheduling.burden import burden_minutes
+from app.scheduling.burden import burden_minutes, forced_burden
+from app.scheduling.model import zone
 from app.views.plans import OccurrenceOut, occurrence_out
 
 router = APIRouter(prefix="/v1/occurrences", tags=["series"], responses=AUTHENTICATED)
+
+
+PINNED_NOTICE = "pinned: schedule keeps this time"
+MOVED_NOTICE = "moved by hand"
+SWAPPED_NOTICE = "swapped with the occurrence of "
 
 
 class OccurrenceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: Instant | None = None
     status: Literal["scheduled", "cancelled"] | None = None
+    pinned: Flag | None = None
+    force: Flag = False
 
     @model_validator(mode="after")
     def _one_change(self) -> OccurrenceUpdate:
-        if self.start is None and self.status is None:
-            raise ValueError("Give start (to move) or status (to cancel or restore).")
+        if self.start is None and self.status is None and self.pinned is None:
+            raise ValueError(
+                "Give start (to move), status (to cancel or restore) or pinned (to keep it "
+                "through schedule)."
+            )
         if self.start is not None and (self.start.second or self.start.microsecond):
             raise ValueError("start must be a whole minute, e.g. 2026-11-24T14:00:00Z.")
+        if self.force and self.start is None:
+            raise ValueError("force applies to a move: give start with it.")
+        if self.pinned is False and self.start is not None:
+            raise ValueError("A moved occurrence is pinned; leave pinned out or move it later.")
         return self
 
 
-def _check_quorums_met(ctx: schedules.SeriesContext, absent: dict[str, str]) -> None:
+@dataclass
+class Attendance:
+    """Who attends a start, at what burden; who is absent (quorum) and who was forced."""
+
+    burden: dict[str, int] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
+    forced: dict[str, str] = field(default_factory=dict)  # participant id -> local "HH:MM"
+
+
+def attendance_at(
+    ctx: schedules.SeriesContext, start: datetime, force: bool, loc: tuple[str, ...] = ("start",)
+) -> Attendance:
+    """Each member's burden at ``start`` (422 on ``loc`` if a required member cannot come or a
+    quorum cannot be met). With ``force``, a member past their max stretch is forced
+    (:func:`forced_burden`); holidays and time off are never forced."""
+    found = Attendance()
+    duration = ctx.series.duration_minutes
+    for member in ctx.members:
+        pid, person = str(member.participant_id), ctx.people[member.participant_id]
+        result = burden_minutes(person, start, duration)
+        if result.minutes is None and force and member.counted:
+            forced = forced_burden(person, start, duration)
+            if forced.minutes is not None:
+                found.forced[pid] = start.astimezone(person.zone).strftime("%H:%M")
+                result = forced
+        if result.minutes is None:
+            if member.required:
+                hint = "" if force else " Pick another time, or force it if they agreed."
+                if force and forced_burden(person, start, duration).minutes is None:
+                    hint = " Holidays and time off cannot be forced; pick another time."
+                raise invalid(
+                    loc,
+                    f"{ctx.name_of(pid)} cannot attend then: {result.reason}.{hint}",
+                )
+            if member.attendance == "quorum":
+                found.absent[pid] = result.reason or "unavailable"
+            continue
+        found.burden[pid] = result.minutes
+    _check_quorums_met(ctx, found.absent, loc)
+    return found
+
+
+def _check_quorums_met(
+    ctx: schedules.SeriesContext, absent: dict[str, str], loc: tuple[str, ...]
+) -> None:
     """A moved occurrence still has each party's quorum (422 naming who cannot come)."""
     for quorum in ctx.quorums():
         away = [p for p in quorum.members if p.id in absent]
         if len(quorum.members) - len(away) < quorum.min_attendees:
             why = "; ".join(f"{ctx.name_of(p.id)}: {absent[p.id]}" for p in away)
             raise invalid(
-                ("start",),
+                loc,
                 f"{quorum.party}'s quorum of {quorum.min_attendees} cannot be met then: "
                 f"{len(quorum.members) - len(away)} of its {len(quorum.members)} quorum members "
                 f"can attend ({why}). Pick another time.",
             )
+
+
+def _moved(
+    ctx: schedules.SeriesContext,
+    occ: Occurrence,
+    start: datetime,
+    found: Attendance,
+    why: str = MOVED_NOTICE,
+) -> dict[str, object]:
+    """The changes of a move to ``start``: times, burden, absent and forced members, pinned,
+    and notices (the notices of an earlier move give way to this one's)."""
+    agreed = [f"{ctx.name_of(pid)} agreed to {hhmm}" for pid, hhmm in found.forced.items()]
+    kept = [
+        n
+        for n in occ.notices
+        if " agreed to " not in n
+        and not n.startswith(SWAPPED_NOTICE)
+        and n not in (MOVED_NOTICE, PINNED_NOTICE)
+    ]
+    return {
+        "start": start,
+        "end": start + timedelta(minutes=ctx.series.duration_minutes),
+        "burden": found.burden,
+        "absent": found.absent,
+        "forced_for": sorted(found.forced),
+        "pinned": True,
+        "notices": [*kept, why, PINNED_NOTICE, *agreed],
+    }
+
+
+def _pinning(occ: Occurrence, pinned: bool) -> dict[str, object]:
+    if pinned == occ.pinned:
+        return {}
+    notices = [n for n in occ.notices if n != PINNED_NOTICE]
+    return {"pinned": pinned, "notices": [*notices, PINNED_NOTICE] if pinned else notices}
 
 
 @router.patch(
@@ -72,6 +168,8 @@ def update(
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> OccurrenceOut:
+    """Move (pins it; ``force`` for members who agreed to a time past their max stretch),
+    cancel or restore, pin or unpin one future occurrence."""
     occ = load_owned(session, Occurrence, occurrence_id, workspace, "occurrence")
     check_if_match(if_match, occ)
     series = load_owned(session, Series, occ.series_id, workspace, "series")
@@ -82,32 +180,12 @@ def update(
     changes: dict[str, object] = {}
     # Stored and answered in UTC, whatever offset the client wrote.
     start = body.start.astimezone(UTC) if body.start is not None else None
-    if start is not None and start != occ.start:
+    if start is not None and (start != occ.start or body.force):
         if start < now:
             raise invalid(("start",), "The new start is in the past; pick a future time.")
-        burden: dict[str, int] = {}
-        absent: dict[str, str] = {}
-        for member in ctx.members:
-            person = ctx.people[member.participant_id]
-            result = burden_minutes(person, start, series.duration_minutes)
-            if result.minutes is None:
-                if member.required:
-                    raise invalid(
-                        ("start",),
-                        f"{ctx.name_of(member.participant_id)} cannot attend then: "
-                        f"{result.reason}. Pick another time.",
-                    )
-                if member.attendance == "quorum":
-                    absent[str(member.participant_id)] = result.reason or "unavailable"
-                continue
-            burden[str(member.participant_id)] = result.minutes
-        _check_quorums_met(ctx, absent)
-        changes["start"] = start
-        changes["end"] = start + timedelta(minutes=series.duration_minutes)
-        changes["burden"] = burden
-        changes["absent"] = absent
-        if "moved by hand" not in occ.notices:
-            changes["notices"] = [*occ.notices, "moved by hand"]
+        changes.update(_moved(ctx, occ, start, attendance_at(ctx, start, body.force)))
+    elif body.pinned is not None:
+        changes.update(_pinning(occ, body.pinned))
     if body.status is not None and body.status != occ.status:
         changes["status"] = body.status
     if changes:
@@ -117,3 +195,92 @@ def update(
         touch(session, occ, changes)  # sequence + 1, or LostRace
     response.headers["ETag"] = etag_of(occ)
     return occurrence_out(occ, ctx)
+
+
+class SwapIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    with_: uuid.UUID = Field(alias="with", description="The other occurrence of the series.")
+
+
+class BalanceChange(BaseModel):
+    participant_id: str
+    name: str
+    before_minutes: int
+    after_minutes: int
+
+
+class SwapOut(BaseModel):
+    occurrences: list[OccurrenceOut]
+    balance: list[BalanceChange]
+
+
+def _time_of_day_on(ctx: schedules.SeriesContext, occ: Occurrence, other: Occurrence) -> datetime:
+    """``occ``'s date at ``other``'s anchor-local time of day (read with fold=0)."""
+    anchor = zone(ctx.series.anchor_timezone)
+    wall = other.start.astimezone(anchor)
+    day = occ.start.astimezone(anchor).date()
+    local = datetime.combine(day, wall.time().replace(fold=0), tzinfo=anchor)
+    return local.astimezone(UTC)
+
+
+@router.post(
+    "/{occurrence_id}/swap",
+    response_model=SwapOut,
+    responses=error_responses(400, 404, 409, 412, 413, 422),
+)
+@retry_lost_race
+def swap(
+    occurrence_id: uuid.UUID,
+    body: SwapIn,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
+    if_match: Annotated[str | None, Header()] = None,
+) -> SwapOut:
+    """Exchange the times of day of two future occurrences of one series (both stay
+    feasible; both are pinned) and show what it does to each member's balance."""
+    first = load_owned(session, Occurrence, occurrence_id, workspace, "occurrence")
+    check_if_match(if_match, first)
+    second = load_owned(session, Occurrence, body.with_, workspace, "occurrence")
+    if second.series_id != first.series_id:
+        raise invalid(("with",), "Both occurrences must belong to the same series.")
+    if second.id == first.id:
+        raise invalid(("with",), "Name another occurrence of the series to swap with.")
+    now = now_of(request)
+    for occ in (first, second):
+        if occ.start < now:
+            raise AppError("conflict", f"The occurrence of {occ.date} has already started.", 409)
+        if occ.status != "scheduled":
+            raise invalid(
+                ("with",), f"The occurrence of {occ.date} is cancelled; restore it first."
+            )
+    series = load_owned(session, Series, first.series_id, workspace, "series")
+    ctx = schedules.load_context(session, workspace, series)
+    rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
+    before, _ = schedules.ledger(ctx, rows, now)
+    before_totals = {pid: line.total for pid, line in before.items()}
+    moves = []
+    for occ, other, loc in ((first, second, ("start",)), (second, first, ("with",))):
+        start = _time_of_day_on(ctx, occ, other)
+        if start < now:
+            raise invalid(loc, f"The occurrence of {occ.date} would move into the past.")
+        found = attendance_at(ctx, start, False, loc)
+        moves.append((occ, _moved(ctx, occ, start, found, f"{SWAPPED_NOTICE}{other.date}")))
+    schedules.hold_schedule(session, series)
+    for occ, changes in moves:
+        touch(session, occ, changes)
+    after, _ = schedules.ledger(ctx, rows, now)
+    pids = sorted(set(before_totals) | set(after), key=lambda pid: (ctx.name_of(pid), pid))
+    return SwapOut(
+        occurrences=[occurrence_out(first, ctx), occurrence_out(second, ctx)],
+        balance=[
+            BalanceChange(
+                participant_id=pid,
+                name=ctx.name_of(pid),
+                before_minutes=before_totals.get(pid, 0),
+                after_minutes=after[pid].total if pid in after else 0,
+            )
+            for pid in pids
+            if uuid.UUID(pid) in ctx.rows
+        ],
+    )

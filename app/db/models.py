@@ -186,6 +186,10 @@ class Occurrence(SQLModel, table=True):
     notices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # Quorum members who cannot attend: participant_id -> why (they carry no burden).
     absent: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Kept as it is by `schedule` (set by a hand move, a swap, or PATCH pinned).
+    pinned: bool = Field(default=False)
+    # Members who agreed to a time past their max stretch (a forced turn).
+    forced_for: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import update
@@ -128,18 +128,28 @@ def load_context(session: Session, workspace: Workspace, series: Series) -> Seri
 
 @dataclass
 class History:
-    """What already happened in a series: it is kept and counts as prior burden."""
+    """What already happened in a series, and the future occurrences pinned by hand: both are
+    kept as they are and count as prior burden. ``future`` holds the rest."""
 
     past: list[Occurrence] = field(default_factory=list)
     future: list[Occurrence] = field(default_factory=list)
+    pinned: list[Occurrence] = field(default_factory=list)
 
     def prior(self) -> dict[str, int]:
         totals: dict[str, int] = defaultdict(int)
-        for occ in self.past:
+        for occ in [*self.past, *self.pinned]:
             if occ.status == "scheduled":
                 for pid, minutes in occ.burden.items():
                     totals[pid] += minutes
         return dict(totals)
+
+    def kept_dates(self) -> set[date]:
+        """Dates the plan leaves alone: past, pinned, and cancelled future occurrences."""
+        return (
+            {o.date for o in self.past}
+            | {o.date for o in self.pinned}
+            | {o.date for o in self.future if o.status == "cancelled"}
+        )
 
     def previous_local(self, people: dict[uuid.UUID, Person]) -> dict[str, str]:
         held = [o for o in self.past if o.status == "scheduled"]
@@ -158,7 +168,12 @@ def history(session: Session, series_id: uuid.UUID, now: datetime) -> History:
     ).all()
     result = History()
     for occ in rows:
-        (result.past if occ.start < now else result.future).append(occ)
+        if occ.start < now:
+            result.past.append(occ)
+        elif occ.pinned and occ.status == "scheduled":
+            result.pinned.append(occ)
+        else:
+            result.future.append(occ)
     return result
 
 
@@ -213,7 +228,7 @@ def plan_start(now: datetime, step_minutes: int) -> datetime:
 def plan_work(ctx: SeriesContext, past: History, now: datetime) -> PlanWork:
     """The measured size of the plan :func:`make_plan` would compute (dates still ahead)."""
     spec = ctx.spec()
-    kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
+    kept = past.kept_dates()
     every = series_dates(
         spec.recurrence, spec.start_date, spec.anchor_timezone, spec.count, spec.until
     )
@@ -239,14 +254,16 @@ def plan_job(
     heavy: HeavyWork | None,
     time_budget_seconds: float,
 ) -> PlanJob:
-    if not any(m.required for m in ctx.members):
+    if not any(m.counted for m in ctx.members):
         raise AppError(
-            "validation_error", "The series has no required participant; mark one required.", 422
+            "validation_error",
+            "The series has no required or quorum participant; mark one required.",
+            422,
         )
     work = plan_work(ctx, past, now)
     check_plan_work(work)
     spec = ctx.spec()
-    kept = {o.date for o in past.past} | {o.date for o in past.future if o.status == "cancelled"}
+    kept = past.kept_dates()
     prior = past.prior()
     not_before = plan_start(now, spec.step_minutes)
     previous_local = past.previous_local(ctx.people)

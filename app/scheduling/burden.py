@@ -34,7 +34,7 @@ both sides, so a meeting is feasible when it fits inside one merged widened wind
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -390,3 +390,29 @@ def burden_minutes(person: Person, start: datetime, duration_minutes: int) -> Bu
     if value < 0:
         return Burden(None, matrix.reason(0, 0), False)
     return Burden(value, None, value == 0)
+
+
+# A forced turn: a member agreed to a time past their max stretch. Their burden grows by the
+# same rule (1 + d // 60 a minute) as far as a week from their nearest working window.
+FORCE_STRETCH_MINUTES = 7 * 1440
+
+
+def forced_burden(person: Person, start: datetime, duration_minutes: int) -> Burden:
+    """Burden of a meeting ``person`` agreed to take although it is past their max stretch.
+
+    Holidays and time off are never forced: there the answer stays infeasible, with the
+    reason. e.g. 04:00–05:00 in New York, five hours before a 09:00 start, with the
+    default 3-hour stretch: infeasible, forced 60 minutes at 1 + 4 = 5 each.
+
+    >>> from datetime import UTC
+    >>> from app.scheduling.model import parse_working_hours
+    >>> ana = Person("ana", "America/New_York",
+    ...              parse_working_hours([{"days": ["mon"], "start": "09:00", "end": "17:00"}]))
+    >>> at_four = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+    >>> burden_minutes(ana, at_four, 60).reason
+    '3 h or more outside working hours (max stretch)'
+    >>> forced_burden(ana, at_four, 60)
+    Burden(minutes=300, reason=None, inside_hours=False)
+    """
+    stretch = max(person.max_stretch_minutes, FORCE_STRETCH_MINUTES)
+    return burden_minutes(replace(person, max_stretch_minutes=stretch), start, duration_minutes)

@@ -217,8 +217,10 @@ class OccurrenceOut(BaseModel):
     end: datetime
     status: Literal["scheduled", "cancelled"]
     sequence: int
+    pinned: bool = False
     participants: list[ParticipantSlot]
     absent: list[AbsentOut] = []
+    forced_for: list[str] = []
     notices: list[str]
     created_at: datetime
     updated_at: datetime

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from app.db.models import SeriesParticipant
 from app.errors import AppError
 from app.scheduling.wording import city, hours
 from app.slack.blocks import (
@@ -179,9 +180,9 @@ def test_hard_turn() -> None:
         Any,
         SimpleNamespace(
             members=[
-                SimpleNamespace(participant_id=uuid.UUID(ids[0]), required=True),
-                SimpleNamespace(participant_id=uuid.UUID(ids[1]), required=True),
-                SimpleNamespace(participant_id=uuid.UUID(ids[2]), required=False),
+                SeriesParticipant(participant_id=uuid.UUID(ids[0]), attendance="required"),
+                SeriesParticipant(participant_id=uuid.UUID(ids[1]), attendance="quorum"),
+                SeriesParticipant(participant_id=uuid.UUID(ids[2]), attendance="optional"),
             ],
             name_of=lambda pid: names[str(pid)],
         ),
