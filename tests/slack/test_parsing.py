@@ -173,6 +173,9 @@ def _slot(pid: str, minutes: int) -> ParticipantSlot:
     )
 
 
+SERIES = uuid.UUID(int=1)
+
+
 def test_hard_turn() -> None:
     ids = [str(uuid.uuid4()) for _ in range(3)]
     names = dict(zip(ids, ["Dana", "Maria", "Priya"], strict=True))
@@ -180,9 +183,15 @@ def test_hard_turn() -> None:
         Any,
         SimpleNamespace(
             members=[
-                SeriesParticipant(participant_id=uuid.UUID(ids[0]), attendance="required"),
-                SeriesParticipant(participant_id=uuid.UUID(ids[1]), attendance="quorum"),
-                SeriesParticipant(participant_id=uuid.UUID(ids[2]), attendance="optional"),
+                SeriesParticipant(
+                    series_id=SERIES, participant_id=uuid.UUID(ids[0]), attendance="required"
+                ),
+                SeriesParticipant(
+                    series_id=SERIES, participant_id=uuid.UUID(ids[1]), attendance="quorum"
+                ),
+                SeriesParticipant(
+                    series_id=SERIES, participant_id=uuid.UUID(ids[2]), attendance="optional"
+                ),
             ],
             name_of=lambda pid: names[str(pid)],
         ),
