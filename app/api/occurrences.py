@@ -46,6 +46,8 @@ class OccurrenceUpdate(BaseModel):
 
     @model_validator(mode="after")
     def _one_change(self) -> OccurrenceUpdate:
+        if self.force and self.start is None:
+            raise ValueError("force applies to a move: give start with it.")
         if self.start is None and self.status is None and self.pinned is None:
             raise ValueError(
                 "Give start (to move), status (to cancel or restore) or pinned (to keep it "
@@ -53,8 +55,6 @@ class OccurrenceUpdate(BaseModel):
             )
         if self.start is not None and (self.start.second or self.start.microsecond):
             raise ValueError("start must be a whole minute, e.g. 2026-11-24T14:00:00Z.")
-        if self.force and self.start is None:
-            raise ValueError("force applies to a move: give start with it.")
         if self.pinned is False and self.start is not None:
             raise ValueError("A moved occurrence is pinned; leave pinned out or move it later.")
         return self
