@@ -26,6 +26,7 @@ from app.db.changes import touch
 from app.db.models import Occurrence, Series
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes, forced_burden
+from app.scheduling.limits import MAX_PARTICIPANTS
 from app.scheduling.model import zone
 from app.views.plans import OccurrenceOut, occurrence_out
 
@@ -43,15 +44,30 @@ class OccurrenceUpdate(BaseModel):
     status: Literal["scheduled", "cancelled"] | None = None
     pinned: Flag | None = None
     force: Flag = False
+    held: Flag | None = Field(
+        default=None, description="A past occurrence: false if it did not take place."
+    )
+    attended: dict[uuid.UUID, Flag] | None = Field(
+        default=None,
+        description="A past occurrence: participant id → false if they did not attend.",
+        max_length=MAX_PARTICIPANTS,
+    )
 
     @model_validator(mode="after")
     def _one_change(self) -> OccurrenceUpdate:
         if self.force and self.start is None:
             raise ValueError("force applies to a move: give start with it.")
-        if self.start is None and self.status is None and self.pinned is None:
+        past = self.held is not None or self.attended is not None
+        future = self.start is not None or self.status is not None or self.pinned is not None
+        if past and future:
+            raise ValueError(
+                "held and attended correct a past occurrence; start, status and pinned "
+                "change a future one. Send them separately."
+            )
+        if not past and not future:
             raise ValueError(
                 "Give start (to move), status (to cancel or restore) or pinned (to keep it "
-                "through schedule)."
+                "through schedule); for a past occurrence, held or attended."
             )
         if self.start is not None and (self.start.second or self.start.microsecond):
             raise ValueError("start must be a whole minute, e.g. 2026-11-24T14:00:00Z.")
@@ -175,8 +191,70 @@ def update(
     series = load_owned(session, Series, occ.series_id, workspace, "series")
     ctx = schedules.load_context(session, workspace, series)
     now = now_of(request)
-    if occ.start < now:
-        raise AppError("conflict", "This occurrence has already started; it cannot change.", 409)
+    if body.held is not None or body.attended is not None:
+        changes = _corrected(ctx, occ, body, now)
+    elif occ.start < now:
+        raise AppError(
+            "conflict",
+            "This occurrence has already started; it cannot change. A past occurrence can "
+            "only be marked not held (held: false) or not attended (attended).",
+            409,
+        )
+    else:
+        changes = _future_changes(ctx, occ, body, now)
+    if changes:
+        # The series row first, as a schedule run takes it (no lock-order deadlock): a run
+        # planned before this change no longer claims it, one in progress is waited for.
+        schedules.hold_schedule(session, series)
+        touch(session, occ, changes)  # sequence + 1, or LostRace
+    response.headers["ETag"] = etag_of(occ)
+    return occurrence_out(occ, ctx)
+
+
+NOT_HELD_NOTICE = "did not take place"
+
+
+def _corrected(
+    ctx: schedules.SeriesContext, occ: Occurrence, body: OccurrenceUpdate, now: datetime
+) -> dict[str, object]:
+    """A past occurrence marked not held, or members marked not attended: their burden of it
+    then counts nowhere (ledger, prior burden, fairness)."""
+    if occ.start >= now:
+        raise invalid(
+            ("held",) if body.held is not None else ("attended",),
+            "Only a past occurrence can be marked not held or not attended; cancel a future "
+            "one instead (status: cancelled).",
+        )
+    if occ.status != "scheduled":
+        raise invalid(("held",), "This occurrence was cancelled; it was not held anyway.")
+    changes: dict[str, object] = {}
+    notices = [n for n in occ.notices if n != NOT_HELD_NOTICE and not n.endswith(" did not attend")]
+    held = occ.held if body.held is None else body.held
+    missing = set(occ.not_attended)
+    for pid, came in (body.attended or {}).items():
+        if str(pid) not in occ.burden:
+            raise invalid(
+                ("attended", str(pid)),
+                f"{pid} was not an attendee of this occurrence; name one of its participants.",
+            )
+        (missing.discard if came else missing.add)(str(pid))
+    if held != occ.held:
+        changes["held"] = held
+    if sorted(missing) != sorted(occ.not_attended):
+        changes["not_attended"] = sorted(missing)
+    if changes:
+        gone = sorted(missing, key=lambda pid: (ctx.name_of(pid), pid))
+        changes["notices"] = [
+            *notices,
+            *([NOT_HELD_NOTICE] if not held else []),
+            *(f"{ctx.name_of(pid)} did not attend" for pid in gone),
+        ]
+    return changes
+
+
+def _future_changes(
+    ctx: schedules.SeriesContext, occ: Occurrence, body: OccurrenceUpdate, now: datetime
+) -> dict[str, object]:
     changes: dict[str, object] = {}
     # Stored and answered in UTC, whatever offset the client wrote.
     start = body.start.astimezone(UTC) if body.start is not None else None
@@ -188,13 +266,7 @@ def update(
         changes.update(_pinning(occ, body.pinned))
     if body.status is not None and body.status != occ.status:
         changes["status"] = body.status
-    if changes:
-        # The series row first, as a schedule run takes it (no lock-order deadlock): a run
-        # planned before this change no longer claims it, one in progress is waited for.
-        schedules.hold_schedule(session, series)
-        touch(session, occ, changes)  # sequence + 1, or LostRace
-    response.headers["ETag"] = etag_of(occ)
-    return occurrence_out(occ, ctx)
+    return changes
 
 
 class SwapIn(BaseModel):

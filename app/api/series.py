@@ -520,9 +520,12 @@ def occurrences(
 
 
 class LedgerOut(BaseModel):
+    opening_minutes: int = Field(
+        default=0, description="Carried from before the service (the opening balance)."
+    )
     past_minutes: int
     scheduled_minutes: int
-    total_minutes: int
+    total_minutes: int = Field(description="opening + past + scheduled.")
 
 
 class ParticipantLedger(LedgerOut):
@@ -567,6 +570,7 @@ def balance(
                 party_id=ctx.party_of(pid),
                 name=ctx.name_of(pid),
                 required=required.get(pid, False),
+                opening_minutes=line.opening,
                 past_minutes=line.past,
                 scheduled_minutes=line.scheduled,
                 total_minutes=line.total,
@@ -577,6 +581,7 @@ def balance(
         parties=[
             PartyLedger(
                 party_id=party_id,
+                opening_minutes=line.opening,
                 past_minutes=line.past,
                 scheduled_minutes=line.scheduled,
                 total_minutes=line.total,
@@ -584,3 +589,73 @@ def balance(
             for party_id, line in sorted(parties.items(), key=lambda kv: str(kv[0]))
         ],
     )
+
+
+# --- opening balance ------------------------------------------------------------------
+
+
+class OpeningLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: uuid.UUID
+    burden_minutes: Annotated[int, Whole, Field(ge=0, le=1_000_000)]
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+
+class OpeningBalance(BaseModel):
+    """Burden each member carried before the service: counted as prior burden by the
+    planner and shown as ``opening_minutes`` in the ledger."""
+
+    model_config = ConfigDict(extra="forbid")
+    participants: Annotated[list[OpeningLine], Field(max_length=MAX_PARTICIPANTS)]
+
+
+@router.get(
+    "/{series_id}/opening-balance",
+    response_model=OpeningBalance,
+    responses=error_responses(404, 422),
+)
+def read_opening_balance(series: OwnedSeries) -> OpeningBalance:
+    return OpeningBalance.model_validate({"participants": series.opening_balance})
+
+
+@router.put(
+    "/{series_id}/opening-balance",
+    response_model=OpeningBalance,
+    responses=error_responses(400, 404, 412, 413, 422),
+)
+@retry_lost_race
+def put_opening_balance(
+    series_id: uuid.UUID,
+    body: OpeningBalance,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> OpeningBalance:
+    """Replace the opening balance (``[]`` clears it). Each line names a member once."""
+    series = load_owned(session, Series, series_id, workspace, "series")
+    check_if_match(if_match, series)
+    members = {m.participant_id for m in schedules.members_of(session, series.id)}
+    seen: set[uuid.UUID] = set()
+    for i, line in enumerate(body.participants):
+        if line.participant_id not in members:
+            raise invalid(
+                ("participants", i, "participant_id"),
+                f"participant_id {line.participant_id} is not a member of this series; "
+                "an opening balance is carried by its members.",
+            )
+        if line.participant_id in seen:
+            raise invalid(("participants", i), PARTICIPANT_LISTED_TWICE)
+        seen.add(line.participant_id)
+    lines = [
+        {
+            "participant_id": str(x.participant_id),
+            "burden_minutes": x.burden_minutes,
+            "note": x.note,
+        }
+        for x in body.participants
+    ]
+    if lines != series.opening_balance:
+        touch(session, series, {"opening_balance": lines})
+    response.headers["ETag"] = etag_of(series)
+    return OpeningBalance.model_validate({"participants": series.opening_balance})

@@ -140,6 +140,10 @@ class Series(Versioned, table=True):
     quorum: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # Burden carried from before the service: [{"participant_id", "burden_minutes", "note"}].
+    opening_balance: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class SeriesParticipant(SQLModel, table=True):
@@ -190,6 +194,15 @@ class Occurrence(SQLModel, table=True):
     pinned: bool = Field(default=False)
     # Members who agreed to a time past their max stretch (a forced turn).
     forced_for: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # False: a past occurrence that did not take place (it counts nowhere).
+    held: bool = Field(default=True)
+    # Members who did not attend a past occurrence (their burden of it counts nowhere).
+    not_attended: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+    def counts_for(self, participant_id: str) -> bool:
+        """Whether this occurrence's burden of ``participant_id`` counts (ledger, fairness)."""
+        return self.status == "scheduled" and self.held and participant_id not in self.not_attended
+
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

@@ -57,6 +57,13 @@ class SeriesContext:
     def name_of(self, participant_id: str | uuid.UUID) -> str:
         return self.rows[uuid.UUID(str(participant_id))][0].name
 
+    def opening(self) -> dict[str, int]:
+        """Burden minutes carried from before the service, per participant id."""
+        return {
+            str(line["participant_id"]): int(line["burden_minutes"])
+            for line in self.series.opening_balance
+        }
+
     def attending(self, attendance: str) -> tuple[Person, ...]:
         return tuple(
             self.people[m.participant_id] for m in self.members if m.attendance == attendance
@@ -138,8 +145,8 @@ class History:
     def prior(self) -> dict[str, int]:
         totals: dict[str, int] = defaultdict(int)
         for occ in [*self.past, *self.pinned]:
-            if occ.status == "scheduled":
-                for pid, minutes in occ.burden.items():
+            for pid, minutes in occ.burden.items():
+                if occ.counts_for(pid):
                     totals[pid] += minutes
         return dict(totals)
 
@@ -152,7 +159,7 @@ class History:
         )
 
     def previous_local(self, people: dict[uuid.UUID, Person]) -> dict[str, str]:
-        held = [o for o in self.past if o.status == "scheduled"]
+        held = [o for o in self.past if o.status == "scheduled" and o.held]
         if not held:
             return {}
         last = max(held, key=lambda o: o.start)
@@ -265,6 +272,8 @@ def plan_job(
     spec = ctx.spec()
     kept = past.kept_dates()
     prior = past.prior()
+    for pid, minutes in ctx.opening().items():
+        prior[pid] = prior.get(pid, 0) + minutes
     not_before = plan_start(now, spec.step_minutes)
     previous_local = past.previous_local(ctx.people)
     key = (
@@ -497,10 +506,11 @@ def attending_burden(participants: Sequence[ParticipantTime]) -> dict[str, int]:
 class LedgerLine:
     past: int = 0
     scheduled: int = 0
+    opening: int = 0  # carried from before the service (the series' opening balance)
 
     @property
     def total(self) -> int:
-        return self.past + self.scheduled
+        return self.opening + self.past + self.scheduled
 
 
 def ledger(
@@ -508,10 +518,12 @@ def ledger(
 ) -> tuple[dict[str, LedgerLine], dict[uuid.UUID, LedgerLine]]:
     """Burden minutes per participant and per party: past, scheduled, total."""
     people: dict[str, LedgerLine] = {str(m.participant_id): LedgerLine() for m in ctx.members}
+    for pid, minutes in ctx.opening().items():
+        people.setdefault(pid, LedgerLine()).opening += minutes
     for occ in occurrences:
-        if occ.status != "scheduled":
-            continue
         for pid, minutes in occ.burden.items():
+            if not occ.counts_for(pid):
+                continue
             line = people.setdefault(pid, LedgerLine())
             if occ.start < now:
                 line.past += minutes
@@ -524,6 +536,7 @@ def ledger(
         party_line = parties.setdefault(ctx.party_of(pid), LedgerLine())
         party_line.past += line.past
         party_line.scheduled += line.scheduled
+        party_line.opening += line.opening
     return people, parties
 
 

@@ -322,11 +322,11 @@ def _series_events(
         .where(Occurrence.series_id == series_id)
         .order_by(col(Occurrence.start), col(Occurrence.id))
     ).all()
-    running: dict[str, int] = defaultdict(int)
+    running: dict[str, int] = defaultdict(int, ctx.opening())
     events: list[FeedEvent] = []
     for occ in rows:
-        if occ.status == "scheduled":
-            for pid, minutes in occ.burden.items():
+        for pid, minutes in occ.burden.items():
+            if occ.counts_for(pid):
                 running[pid] += minutes
         location = series.location
         events.append(

@@ -221,6 +221,8 @@ class OccurrenceOut(BaseModel):
     participants: list[ParticipantSlot]
     absent: list[AbsentOut] = []
     forced_for: list[str] = []
+    held: bool = True
+    not_attended: list[str] = []
     notices: list[str]
     created_at: datetime
     updated_at: datetime

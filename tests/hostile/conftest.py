@@ -102,16 +102,16 @@ class World:
         elif name == "series_id":
             self.ids[name] = self.make_series()
             created(self.api.post(f"/v1/series/{self.ids[name]}/schedule"))
-            self.ids["occurrence_id"] = self.first_occurrence()
+            self.ids["occurrence_id"], self.spares["other_occurrence"] = self.occurrences()[:2]
             self.ids["share_id"], self.ids["share_token"] = self.make_share()
         elif name == "party_id":
             self.spares["empty_party"] = self.make_party()
         elif name == "participant_id":
             self.spares["free_participant"] = self.make_participant()
 
-    def first_occurrence(self) -> str:
+    def occurrences(self) -> list[str]:
         r = self.api.get(f"/v1/series/{self.ids['series_id']}/occurrences")
-        return str(created(r)["items"][0]["id"])
+        return [str(o["id"]) for o in created(r)["items"]]
 
 
 def build_world(api: Client) -> World:

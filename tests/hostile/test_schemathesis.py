@@ -196,6 +196,8 @@ def _plausible(values: dict[str, Any], world: World) -> None:
                 {"participant_id": person, "required": i == 0 or bool(len(value) % 2)}
                 for i, person in enumerate(world.people[: max(1, min(len(value), 2))])
             ]
+        elif key == "with" and _is_uuid(value):  # a swap: the series' other occurrence
+            values[key] = world.spares["other_occurrence"]
         elif key in ("timezone", "anchor_timezone") and isinstance(value, str):
             values[key] = _pick(ZONES, value)
         elif key == "recurrence" and isinstance(value, str):
@@ -207,6 +209,11 @@ def _plausible(values: dict[str, Any], world: World) -> None:
             values[key] = _pick(DATES, value) if key == "start_date" else "2028-12-31"
     if "count" in values and "until" in values:
         values["until"] = None
+    _plausible_times(values)
+
+
+def _plausible_times(values: dict[str, Any]) -> None:
+    """Instants and date ranges within the date horizon, in order."""
     start, end = _instant(values.get("start")), _instant(values.get("end"))
     if start is not None and end is not None:
         # Within the date horizon (10 years of the pinned clock): keep all but the year.
@@ -215,6 +222,10 @@ def _plausible(values: dict[str, Any], world: World) -> None:
         values["start"] = start.isoformat()
         hours = hashlib.sha256(repr(end).encode()).digest()[2] % 200 + 1
         values["end"] = (start + timedelta(hours=hours)).isoformat()
+    elif start is not None:  # an occurrence's move: a future time within the horizon
+        values["start"] = start.replace(
+            year=2027, month=1, day=5, second=0, microsecond=0
+        ).isoformat()
     if "end_date" in values and isinstance(values.get("start_date"), str):
         values["end_date"] = values["start_date"]
 
@@ -228,6 +239,15 @@ def _make_plausible(case: Case, world: World) -> None:
     for values in (case.body, case.query):
         if isinstance(values, dict):
             _plausible(values, world)
+    if case.operation.path == "/v1/occurrences/{occurrence_id}" and isinstance(case.body, dict):
+        # A change to a future occurrence (the world's are all ahead): a move or a pin, not
+        # a correction of the past (held, attended), which is a 422 there.
+        for key in ("held", "attended", "force"):
+            case.body.pop(key, None)
+        if "start" in case.body:
+            case.body.pop("pinned", None)
+        else:
+            case.body["pinned"] = True
     if case.operation.path == "/slack/commands" and isinstance(case.body, dict):
         case.body["team_id"], case.body["user_id"] = TEAM, SLACK_USER
     if case.operation.path == "/v1/workspaces":
