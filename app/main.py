@@ -13,6 +13,7 @@ from starlette.routing import Mount
 from app.api import (
     feeds,
     occurrences,
+    opening,
     ops,
     participants,
     parties,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         participants,
         scheduling,
         series,
+        opening,
         occurrences,
         feeds,
     ):

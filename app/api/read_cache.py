@@ -46,11 +46,13 @@ CACHEABLE: dict[str, tuple[str, ...]] = {
         "availability_version",
         "party_version",
     ),
-    # Members' names and parties, the occurrences' minutes; and the clock (valid_until).
+    # Members' names and parties (with the parties' names), the occurrences' minutes, the
+    # opening balance; and the clock (valid_until).
     "/v1/series/{series_id}/balance": (
         "occurrence_version",
         "series_version",
         "participant_version",
+        "party_version",
     ),
 }
 
@@ -67,7 +69,16 @@ _CHECK = (
     .where(ApiKey.key_hash == bindparam("digest"), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
 )
 
-Key = tuple[uuid.UUID, str, bytes]  # workspace, path, query
+Key = tuple[uuid.UUID, str, bytes]  # workspace, path, query (+ the answer's form)
+
+
+def _form(scope: Scope) -> bytes:
+    """``b"#csv"`` when the request asks for CSV (``Accept: text/csv``), else ``b""``."""
+    for name, value in scope.get("headers", ()):
+        if name == b"accept" and b"text/csv" in value.lower():
+            return b"#csv"
+    return b""
+
 
 _INSTANT = TypeAdapter(datetime)
 
@@ -204,7 +215,8 @@ class CachedReads:
         if live is None:
             await self.app(scope, receive, send)  # the full route answers 401
             return
-        entry_key = (live[0], scope["path"], scope["query_string"])
+        # The answer's form is part of what is asked: JSON and CSV are kept apart.
+        entry_key = (live[0], scope["path"], scope["query_string"] + _form(scope))
         hit = cache.get(entry_key)
         now = self.services.clock()
         if hit is not None and hit.current(live[1], now):

@@ -54,6 +54,8 @@ from app.scheduling.planner import check_spec
 from app.scheduling.recurrence import series_dates
 from app.scheduling.work import check_listing, check_plan_work
 from app.services import services
+from app.views.csv_out import wants_csv
+from app.views.ledger import BalanceOut, balance_csv, balance_out, occurrences_csv
 from app.views.plans import (
     OccurrenceOut,
     PlanFrame,
@@ -501,12 +503,14 @@ def occurrences(
     series: OwnedSeries,
     workspace: WorkspaceDep,
     session: SessionDep,
+    request: Request,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Annotated[Instant | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
-) -> Page[OccurrenceOut]:
+) -> Page[OccurrenceOut] | Response:
+    """Stored occurrences in start order; ``Accept: text/csv`` answers CSV."""
     stmt = select(Occurrence).where(Occurrence.series_id == series.id)
     if from_ is not None:
         stmt = stmt.where(col(Occurrence.end) > from_)
@@ -516,34 +520,10 @@ def occurrences(
         stmt = stmt.where(Occurrence.status == status)
     rows, next_cursor = paginate(session, stmt, Occurrence, limit, cursor, order_by="start")
     ctx = schedules.load_context(session, workspace, series)
-    return Page(items=[occurrence_out(r, ctx) for r in rows], next_cursor=next_cursor)
-
-
-class LedgerOut(BaseModel):
-    opening_minutes: int = Field(
-        default=0, description="Carried from before the service (the opening balance)."
+    page = Page[OccurrenceOut](
+        items=[occurrence_out(r, ctx) for r in rows], next_cursor=next_cursor
     )
-    past_minutes: int
-    scheduled_minutes: int
-    total_minutes: int = Field(description="opening + past + scheduled.")
-
-
-class ParticipantLedger(LedgerOut):
-    participant_id: str
-    party_id: uuid.UUID
-    name: str
-    required: bool
-
-
-class PartyLedger(LedgerOut):
-    party_id: uuid.UUID
-
-
-class BalanceOut(BaseModel):
-    series_id: uuid.UUID
-    as_of: datetime
-    participants: list[ParticipantLedger]
-    parties: list[PartyLedger]
+    return occurrences_csv(ctx, page) if wants_csv(request) else page
 
 
 @router.get("/{series_id}/balance", response_model=BalanceOut, responses=error_responses(404, 422))
@@ -553,109 +533,12 @@ def balance(
     session: SessionDep,
     now: NowDep,
     request: Request,
-) -> BalanceOut:
+) -> BalanceOut | Response:
     """The burden ledger: per participant and per party, past, scheduled and total minutes."""
     ctx = schedules.load_context(session, workspace, series)
     rows = list(session.exec(select(Occurrence).where(Occurrence.series_id == series.id)))
     people, parties = schedules.ledger(ctx, rows, now)
     # The split into past and scheduled moves when the next occurrence starts.
     valid_until(request, now, min((o.start for o in rows if o.start >= now), default=None))
-    required = {str(m.participant_id): m.required for m in ctx.members}
-    return BalanceOut(
-        series_id=series.id,
-        as_of=now,
-        participants=[
-            ParticipantLedger(
-                participant_id=pid,
-                party_id=ctx.party_of(pid),
-                name=ctx.name_of(pid),
-                required=required.get(pid, False),
-                opening_minutes=line.opening,
-                past_minutes=line.past,
-                scheduled_minutes=line.scheduled,
-                total_minutes=line.total,
-            )
-            for pid, line in sorted(people.items())
-            if uuid.UUID(pid) in ctx.rows
-        ],
-        parties=[
-            PartyLedger(
-                party_id=party_id,
-                opening_minutes=line.opening,
-                past_minutes=line.past,
-                scheduled_minutes=line.scheduled,
-                total_minutes=line.total,
-            )
-            for party_id, line in sorted(parties.items(), key=lambda kv: str(kv[0]))
-        ],
-    )
-
-
-# --- opening balance ------------------------------------------------------------------
-
-
-class OpeningLine(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    participant_id: uuid.UUID
-    burden_minutes: Annotated[int, Whole, Field(ge=0, le=1_000_000)]
-    note: Annotated[str, Field(max_length=500)] | None = None
-
-
-class OpeningBalance(BaseModel):
-    """Burden each member carried before the service: counted as prior burden by the
-    planner and shown as ``opening_minutes`` in the ledger."""
-
-    model_config = ConfigDict(extra="forbid")
-    participants: Annotated[list[OpeningLine], Field(max_length=MAX_PARTICIPANTS)]
-
-
-@router.get(
-    "/{series_id}/opening-balance",
-    response_model=OpeningBalance,
-    responses=error_responses(404, 422),
-)
-def read_opening_balance(series: OwnedSeries) -> OpeningBalance:
-    return OpeningBalance.model_validate({"participants": series.opening_balance})
-
-
-@router.put(
-    "/{series_id}/opening-balance",
-    response_model=OpeningBalance,
-    responses=error_responses(400, 404, 412, 413, 422),
-)
-@retry_lost_race
-def put_opening_balance(
-    series_id: uuid.UUID,
-    body: OpeningBalance,
-    workspace: WorkspaceDep,
-    session: SessionDep,
-    response: Response,
-    if_match: Annotated[str | None, Header()] = None,
-) -> OpeningBalance:
-    """Replace the opening balance (``[]`` clears it). Each line names a member once."""
-    series = load_owned(session, Series, series_id, workspace, "series")
-    check_if_match(if_match, series)
-    members = {m.participant_id for m in schedules.members_of(session, series.id)}
-    seen: set[uuid.UUID] = set()
-    for i, line in enumerate(body.participants):
-        if line.participant_id not in members:
-            raise invalid(
-                ("participants", i, "participant_id"),
-                f"participant_id {line.participant_id} is not a member of this series; "
-                "an opening balance is carried by its members.",
-            )
-        if line.participant_id in seen:
-            raise invalid(("participants", i), PARTICIPANT_LISTED_TWICE)
-        seen.add(line.participant_id)
-    lines = [
-        {
-            "participant_id": str(x.participant_id),
-            "burden_minutes": x.burden_minutes,
-            "note": x.note,
-        }
-        for x in body.participants
-    ]
-    if lines != series.opening_balance:
-        touch(session, series, {"opening_balance": lines})
-    response.headers["ETag"] = etag_of(series)
-    return OpeningBalance.model_validate({"participants": series.opening_balance})
+    answer = balance_out(ctx, people, parties, now)
+    return balance_csv(ctx, answer) if wants_csv(request) else answer

@@ -513,10 +513,25 @@ class LedgerLine:
         return self.opening + self.past + self.scheduled
 
 
+@dataclass
+class PartyLine(LedgerLine):
+    """A party's figures: the sums of its members' lines, how many members they are, and the
+    largest member total. A party that sends more people carries a larger sum; the mean per
+    member compares parties fairly."""
+
+    members: int = 0
+    largest: int = 0
+
+    @property
+    def mean(self) -> int:
+        """The total per member, in whole minutes (halves up)."""
+        return (2 * self.total + self.members) // (2 * self.members) if self.members else 0
+
+
 def ledger(
     ctx: SeriesContext, occurrences: list[Occurrence], now: datetime
-) -> tuple[dict[str, LedgerLine], dict[uuid.UUID, LedgerLine]]:
-    """Burden minutes per participant and per party: past, scheduled, total."""
+) -> tuple[dict[str, LedgerLine], dict[uuid.UUID, PartyLine]]:
+    """Burden minutes per participant and per party: opening, past, scheduled, total."""
     people: dict[str, LedgerLine] = {str(m.participant_id): LedgerLine() for m in ctx.members}
     for pid, minutes in ctx.opening().items():
         people.setdefault(pid, LedgerLine()).opening += minutes
@@ -529,14 +544,16 @@ def ledger(
                 line.past += minutes
             else:
                 line.scheduled += minutes
-    parties: dict[uuid.UUID, LedgerLine] = {}
+    parties: dict[uuid.UUID, PartyLine] = {}
     for pid, line in people.items():
         if uuid.UUID(pid) not in ctx.rows:
             continue
-        party_line = parties.setdefault(ctx.party_of(pid), LedgerLine())
+        party_line = parties.setdefault(ctx.party_of(pid), PartyLine())
         party_line.past += line.past
         party_line.scheduled += line.scheduled
         party_line.opening += line.opening
+        party_line.members += 1
+        party_line.largest = max(party_line.largest, line.total)
     return people, parties
 
 

@@ -142,18 +142,23 @@ def local_range(
 
 
 def hard_turn(burdens: Iterable[tuple[str, int]], mark: Callable[[str], str] = str) -> str | None:
-    """Who of the required participants (name, burden minutes) pays most, ties named together
-    in name order, or None when nobody pays (say :data:`NOBODY_PAYS`). ``mark`` dresses the
-    names (Slack makes them bold).
+    """Who of the counted participants (name, burden minutes) pays most, ties named together
+    in name order (at most two by name, then how many others), or None when nobody pays (say
+    :data:`NOBODY_PAYS`). ``mark`` dresses the names (Slack makes them bold).
 
     >>> hard_turn([("Jun", 90), ("Dana", 90), ("Bo", 30)])
     'Dana and Jun (1.5 h)'
+    >>> hard_turn([("Jun", 60), ("Dana", 60), ("Bo", 60), ("Al", 60)])
+    'Al, Bo and 2 others (1 h)'
     """
     paying = [(name, minutes) for name, minutes in burdens if minutes > 0]
     if not paying:
         return None
     top = max(minutes for _, minutes in paying)
     names = sorted(name for name, minutes in paying if minutes == top)
+    if len(names) > 2:
+        others = len(names) - 2
+        names = [*names[:2], f"{others} other{'s' if others > 1 else ''}"]
     return f"{mark(join_names(names))} ({hours(top)})"
 
 

@@ -63,10 +63,12 @@ class Balance:
     label: str
     past_minutes: int
     scheduled_minutes: int
+    opening_minutes: int = 0  # carried from before the service
+    detail: str | None = None  # e.g. a party's members, mean and largest total
 
     @property
     def total_minutes(self) -> int:
-        return self.past_minutes + self.scheduled_minutes
+        return self.opening_minutes + self.past_minutes + self.scheduled_minutes
 
 
 @dataclass(frozen=True)

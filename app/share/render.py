@@ -47,9 +47,29 @@ PLOT_WIDTH = 1000  # chart plot area, viewBox units (stretched to the page width
 PALETTE_SIZE = 8  # .s0 … .s7 in the stylesheet: colours and dash patterns
 
 POLICIES = {
-    "rotate": "Rotate: the off-hours burden is shared, each participant takes turns.",
+    "rotate": "Rotate: the off-hours burden is shared; the hard turns go round the participants.",
     "fixed": "Fixed: the same time of day on every date.",
 }
+ROTATE_EVEN = (
+    "Rotate: the off-hours burden is shared; at every meeting it is split equally, which is "
+    "the fairest plan here, so there are no turns to take."
+)
+ROTATE_FREE = "Rotate: every meeting is inside everyone's working hours."
+
+
+def policy_text(policy: str, meetings: Sequence[Meeting], members: Sequence[Member]) -> str:
+    """The policy as this plan carries it out: a rotation whose every meeting splits the
+    burden equally among the counted members does not promise turns."""
+    if policy != "rotate":
+        return POLICIES.get(policy, policy)
+    counted = [m.id for m in members if m.counted]
+    held = [m for m in meetings if not m.cancelled]
+    shares = [{m.slots[i].burden_minutes for i in counted if i in m.slots} for m in held]
+    if all(share <= {0} for share in shares):
+        return ROTATE_FREE
+    if all(len(share) == 1 for share in shares):
+        return ROTATE_EVEN
+    return POLICIES["rotate"]
 
 
 # --- words ------------------------------------------------------------------------------
@@ -569,7 +589,7 @@ def build_view(page: SharePage) -> PageView:
         page=page,
         rule_text=describe_rule(series.recurrence, series.start_date),
         span_text=_span_text(series, page.rule_dates),
-        policy_text=POLICIES.get(series.policy, series.policy),
+        policy_text=policy_text(series.policy, page.meetings, page.members),
         anchor_place=f"{wording.place(anchor, page.now)} ({anchor})",
         parties=parties,
         week_label=f"Week of {day_label(page.week)}",

@@ -18,6 +18,7 @@ from app.db.models import Occurrence, Series, ShareLink, Workspace
 from app.errors import AppError
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
+from app.scheduling.wording import hours
 from app.services import services
 from app.share.html import page_headers, render_message, render_page
 from app.share.page import (
@@ -100,8 +101,29 @@ def _balances(
     party_order = list(dict.fromkeys((m.party_id, m.party_name) for m in members))
     by_party = [(name, parties.get(uuid.UUID(pid))) for pid, name in party_order]
     return (
-        [Balance(name, line.past, line.scheduled) for name, line in by_person if line],
-        [Balance(name, line.past, line.scheduled) for name, line in by_party if line],
+        [
+            Balance(
+                name,
+                line.past,
+                line.scheduled,
+                line.opening,
+                f"opening balance {hours(line.opening)}" if line.opening else None,
+            )
+            for name, line in by_person
+            if line
+        ],
+        [
+            Balance(
+                name,
+                line.past,
+                line.scheduled,
+                line.opening,
+                f"{line.members} member{'s' if line.members != 1 else ''} · mean "
+                f"{hours(line.mean)} · largest {hours(line.largest)}",
+            )
+            for name, line in by_party
+            if line
+        ],
     )
 
 

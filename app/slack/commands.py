@@ -505,9 +505,12 @@ def balance(call: Call) -> Reply:
         by_party.items(), key=lambda kv: (ctx.rows[uuid.UUID(kv[1][0])][1].name, str(kv[0]))
     ):
         party, line = ctx.rows[uuid.UUID(pids[0])][1], parties[party_id]
+        opening = f"opening {hours(line.opening)} · " if line.opening else ""
         lines.append(
             f"*{escape(party.name)}* — {hours(line.total)} "
-            f"(past {hours(line.past)} · scheduled {hours(line.scheduled)})"
+            f"({opening}past {hours(line.past)} · scheduled {hours(line.scheduled)}); "
+            f"{line.members} member{'s' if line.members != 1 else ''}, mean {hours(line.mean)}, "
+            f"largest {hours(line.largest)}"
         )
         for pid in sorted(pids, key=lambda pid: (ctx.name_of(pid), pid)):
             person = people[pid]

@@ -8,6 +8,8 @@ days, so every occurrence costs someone, and a correction shows in every total.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,3 +188,56 @@ def test_an_opening_balance_is_carried_into_prior_burden_and_the_ledger(
     assert stale.status_code == 412
     assert api.put(url, json={"participants": []}, headers={"If-Match": etag}).status_code == 200
     assert _ledger(api, series)[maria]["opening_minutes"] == 0
+
+
+def test_the_ledger_compares_parties_fairly_and_answers_csv(
+    api: Client, setup: dict[str, Any]
+) -> None:
+    """Two New Yorkers and one Manila member: the party sum favours the side that sends
+    fewer people, the mean per member does not. CSV says the same as JSON."""
+    series, ana, maria = setup["series"]["id"], setup["ana"], setup["maria"]
+    ny_party = api.get(f"/v1/participants/{ana}").json()["party_id"]
+    bo = make_participant(api, ny_party, name="=Bo")["id"]  # a name a spreadsheet would run
+    members = [{"participant_id": p} for p in (ana, maria, bo)]
+    assert api.patch(f"/v1/series/{series}", json={"participants": members}).status_code == 200
+    assert api.post(f"/v1/series/{series}/schedule").status_code == 200
+    balance = api.get(f"/v1/series/{series}/balance").json()
+    people = {p["participant_id"]: p["total_minutes"] for p in balance["participants"]}
+    parties = {p["name"]: p for p in balance["parties"]}
+    ny = parties["New York client"]
+    assert ny["members"] == 2 and ny["total_minutes"] == people[ana] + people[bo]
+    assert ny["max_minutes"] == max(people[ana], people[bo])
+    assert ny["mean_minutes"] == (2 * ny["total_minutes"] + 2) // 4
+    manila = parties["Manila team"]
+    assert (manila["members"], manila["mean_minutes"], manila["max_minutes"]) == (
+        1,
+        people[maria],
+        people[maria],
+    )
+
+    r = api.get(f"/v1/series/{series}/balance", headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    by_id = {(row["kind"], row["id"]): row for row in rows}
+    for pid, total in people.items():
+        assert int(by_id[("participant", pid)]["total_minutes"]) == total
+    assert by_id[("participant", bo)]["name"] == "'=Bo"  # never a formula
+    party_row = by_id[("party", ny["party_id"])]
+    assert (int(party_row["members"]), int(party_row["mean_minutes"])) == (2, ny["mean_minutes"])
+    # The JSON answer is not served from the CSV one, nor the other way round.
+    assert api.get(f"/v1/series/{series}/balance").json() == balance
+
+    r = api.get(
+        f"/v1/series/{series}/occurrences", headers={"Accept": "text/csv"}, params={"limit": 2}
+    )
+    assert r.status_code == 200 and r.headers["x-next-cursor"]
+    occurrences = api.get(f"/v1/series/{series}/occurrences", params={"limit": 2}).json()["items"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    expected = [
+        (o["id"], p["participant_id"], p["burden_minutes"])
+        for o in occurrences
+        for p in o["participants"]
+    ]
+    assert [
+        (row["occurrence_id"], row["participant_id"], int(row["burden_minutes"])) for row in rows
+    ] == expected

@@ -232,6 +232,7 @@ WRITES: list[tuple[str, Callable[[Client, dict[str, Any]], None], set[str]]] = [
             "/v1/participants",
             "/v1/participants/{participant_id}",
             "/v1/series/{series_id}/occurrences",
+            "/v1/series/{series_id}/balance",  # it names each party
         },
     ),
     (

@@ -15,10 +15,14 @@ from app.scheduling.wording import NOBODY_PAYS, clock_changes
 from app.share.html import content_security_policy, render_message, render_page
 from app.share.page import Balance, LocalSlot, Meeting, Member, SeriesInfo, SharePage
 from app.share.render import (
+    POLICIES,
+    ROTATE_EVEN,
+    ROTATE_FREE,
     build_view,
     cumulative_chart,
     hard_turn,
     hour_ticks,
+    policy_text,
     ribbon_row,
     working_hours_text,
 )
@@ -177,6 +181,36 @@ def test_hard_turn_is_the_largest_required_burden() -> None:
     assert hard_turn(_meeting(t, {"d": 30, "j": 120}), [DANA, optional_jun]) == "Dana (0.5 h)"
     # A quorum member who attends counts like a required one.
     assert hard_turn(_meeting(t, {"d": 30, "j": 120}), [DANA, quorum_jun]) == "Jun (2 h)"
+
+
+def test_the_policy_is_worded_as_the_plan_carries_it_out() -> None:
+    t = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    later = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    even = [_meeting(t, {"d": 90, "j": 90}), _meeting(later, {"d": 30, "j": 30})]
+    turns = [_meeting(t, {"d": 120, "j": 0}), _meeting(later, {"d": 0, "j": 120})]
+    free = [_meeting(t, {"d": 0, "j": 0})]
+    assert policy_text("rotate", even, [DANA, JUN]) == ROTATE_EVEN
+    assert "no turns to take" in ROTATE_EVEN
+    assert policy_text("rotate", turns, [DANA, JUN]) == POLICIES["rotate"]
+    assert policy_text("rotate", free, [DANA, JUN]) == ROTATE_FREE
+    assert policy_text("fixed", turns, [DANA, JUN]) == POLICIES["fixed"]
+    # An optional member's burden is not a share of the split.
+    optional_jun = Member("j", "Jun", "mnl", "Party mnl", "vendor", "optional", JUN.person)
+    lopsided = [_meeting(t, {"d": 60, "j": 0})]
+    assert policy_text("rotate", lopsided, [DANA, optional_jun]) == ROTATE_EVEN
+    assert policy_text("rotate", lopsided, [DANA, JUN]) == POLICIES["rotate"]
+
+
+def test_hard_turn_names_two_and_counts_the_others() -> None:
+    t = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    people = [
+        Member(pid, name, "p", "Party p", "client", "required", DANA.person)
+        for pid, name in (("a", "Al"), ("b", "Bo"), ("c", "Cy"), ("d", "Dee"))
+    ]
+    slots = {m.id: LocalSlot(t, t + timedelta(hours=1), "America/New_York", 60) for m in people}
+    meeting = Meeting(t.date(), t, t + timedelta(hours=1), False, slots)
+    assert hard_turn(meeting, people) == "Al, Bo and 2 others (1 h)"
+    assert hard_turn(meeting, people[:3]) == "Al, Bo and 1 other (1 h)"
 
 
 def test_cumulative_chart_sums_per_series() -> None:
