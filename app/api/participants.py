@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 from sqlmodel import delete as delete_rows
@@ -17,6 +17,7 @@ from app.api.deps import (
     check_if_match,
     etag_of,
     load_owned,
+    now_of,
     retry_lost_race,
 )
 from app.api.fields import (
@@ -35,6 +36,7 @@ from app.api.fields import (
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import refuse_nulls, touch
+from app.db.current import stale_warnings
 from app.db.models import Participant, Party, TimeOff
 from app.db.people import check_participant_removable, check_slack_user_free, effective, party_in
 from app.errors import AUTHENTICATED, error_responses, not_found
@@ -141,6 +143,11 @@ class TimeOffPublic(BaseModel):
     end_date: date
     note: str | None
     created_at: datetime
+    warnings: list[str] = Field(
+        default=[],
+        description="Stored occurrences this time off puts out of date, a sentence each "
+        "(POST only; schedule the series to bring them up to date).",
+    )
 
 
 def public_participant(
@@ -246,7 +253,11 @@ def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionD
     responses=error_responses(400, 404, 413, 422),
 )
 def add_time_off(
-    participant_id: uuid.UUID, body: TimeOffCreate, workspace: WorkspaceDep, session: SessionDep
+    participant_id: uuid.UUID,
+    body: TimeOffCreate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    request: Request,
 ) -> TimeOffPublic:
     participant = load_owned(session, Participant, participant_id, workspace, "participant")
     off = TimeOff(workspace_id=workspace.id, participant_id=participant.id, **body.model_dump())
@@ -256,7 +267,11 @@ def add_time_off(
     # earlier read of them is still good). Plans read it through the workspace's
     # time_off_version (app.db.content_version).
     session.flush()
-    return TimeOffPublic.model_validate(off, from_attributes=True)
+    answer = TimeOffPublic.model_validate(off, from_attributes=True)
+    answer.warnings = stale_warnings(
+        session, workspace, participant.id, off.start_date, off.end_date, now_of(request)
+    )
+    return answer
 
 
 @router.get(

@@ -38,13 +38,22 @@ CACHEABLE: dict[str, tuple[str, ...]] = {
     # ... of a participant who exists (availability_version moves when one comes or goes)
     "/v1/participants/{participant_id}/time-off": ("time_off_version", "availability_version"),
     "/v1/series": ("series_version",),
-    "/v1/series/{series_id}": ("series_version",),
-    # Each attendee's local times: their zone (their own or their party's), not their name.
+    # Whether its future occurrences are stale: everything they are read against now.
+    "/v1/series/{series_id}": (
+        "series_version",
+        "occurrence_version",
+        "availability_version",
+        "party_version",
+        "time_off_version",
+    ),
+    # Each attendee's local times (their zone, their own or their party's, not their name)
+    # and the current burden of future occurrences (hours, holidays, time off).
     "/v1/series/{series_id}/occurrences": (
         "occurrence_version",
         "series_version",
         "availability_version",
         "party_version",
+        "time_off_version",
     ),
     # Members' names and parties (with the parties' names), the occurrences' minutes, the
     # opening balance; and the clock (valid_until).

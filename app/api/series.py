@@ -19,6 +19,7 @@ from app.api.deps import (
     check_if_match,
     etag_of,
     load_owned,
+    now_of,
     retry_lost_race,
 )
 from app.api.fields import (
@@ -38,6 +39,7 @@ from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
 from app.db import schedules
 from app.db.changes import refuse_nulls, touch
+from app.db.current import current_figures
 from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
 from app.db.people import load_people, party_in
 from app.errors import AUTHENTICATED, error_responses, invalid
@@ -198,6 +200,11 @@ class SeriesUpdate(BaseModel):
     quorum: QuorumRules | None = None
 
 
+class StaleOut(BaseModel):
+    occurrence_id: uuid.UUID
+    changes: list[str] = Field(description="What changed since it was scheduled, a sentence each.")
+
+
 class SeriesPublic(BaseModel):
     id: uuid.UUID
     title: str
@@ -213,6 +220,12 @@ class SeriesPublic(BaseModel):
     location: str | None
     participants: list[MemberOut]
     quorum: list[QuorumRule]
+    stale: bool | None = Field(
+        default=None,
+        description="Read alone (GET /v1/series/{id}): whether a stored future occurrence is "
+        "out of date; null in lists and in the answers of writes.",
+    )
+    stale_occurrences: list[StaleOut] | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -324,8 +337,24 @@ def list_(
 
 
 @router.get("/{series_id}", response_model=SeriesPublic, responses=error_responses(404, 422))
-def read(series: OwnedSeries, session: SessionDep, response: Response) -> SeriesPublic:
-    return _public(session, series, response)
+def read(
+    series: OwnedSeries,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    now: NowDep,
+    response: Response,
+) -> SeriesPublic:
+    """The series, and whether its stored future occurrences are stale: out of date with
+    the members' hours, time off, holidays or the series itself (``schedule`` fixes it)."""
+    answer = _public(session, series, response)
+    ctx = schedules.load_context(session, workspace, series)
+    rows = schedules.history(session, series.id, now)
+    current = current_figures(ctx, [*rows.future, *rows.pinned], now)
+    answer.stale_occurrences = [
+        StaleOut(occurrence_id=oid, changes=c.changes) for oid, c in current.items() if c.stale
+    ]
+    answer.stale = bool(answer.stale_occurrences)
+    return answer
 
 
 @router.patch(
@@ -520,8 +549,10 @@ def occurrences(
         stmt = stmt.where(Occurrence.status == status)
     rows, next_cursor = paginate(session, stmt, Occurrence, limit, cursor, order_by="start")
     ctx = schedules.load_context(session, workspace, series)
+    now = now_of(request)
+    current = current_figures(ctx, rows, now)
     page = Page[OccurrenceOut](
-        items=[occurrence_out(r, ctx) for r in rows], next_cursor=next_cursor
+        items=[occurrence_out(r, ctx, current.get(r.id)) for r in rows], next_cursor=next_cursor
     )
     return occurrences_csv(ctx, page) if wants_csv(request) else page
 

@@ -467,9 +467,13 @@ def store_plan(
             occ.absent = absent_of(planned)
         session.add(occ)
         stored[planned.date.isoformat()] = occ
+    why = {u.date: u.reason for u in plan.unschedulable}
     for leftover in by_date.values():
         if leftover.status != "cancelled":
+            # A cancellation always says why: who cannot meet, or the rule dropped the date.
+            reason = why.get(leftover.date, "its date is no longer a date of the series' rule.")
             leftover.status = "cancelled"
+            leftover.notices = [*leftover.notices, f"Cancelled by schedule: {reason}"]
             leftover.sequence += 1
             leftover.updated_at = now
             session.add(leftover)

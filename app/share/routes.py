@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.api.deps import SessionDep, now_of
 from app.db import schedules
+from app.db.current import current_figures
 from app.db.links import find_link
 from app.db.models import Occurrence, Series, ShareLink, Workspace
 from app.errors import AppError
@@ -60,10 +61,12 @@ def _bad_week(message: str) -> HTMLResponse:
     return html(render_message("This week cannot be shown", message), 422)
 
 
-def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence]) -> list[Meeting]:
+def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence], now: datetime) -> list[Meeting]:
+    """Every occurrence as the page shows it: future ones with today's figures."""
+    current = current_figures(ctx, rows, now)
     meetings = []
     for row in rows:
-        out = occurrence_out(row, ctx)
+        out = occurrence_out(row, ctx, current.get(row.id))
         meetings.append(
             Meeting(
                 date=out.date,
@@ -76,7 +79,7 @@ def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence]) -> list[Meet
                     )
                     for p in out.participants
                 },
-                notices=tuple(out.notices),
+                notices=(*out.notices, *out.changes),
                 absent={a.participant_id: a.reason for a in out.absent},
             )
         )
@@ -228,7 +231,7 @@ def share_page(
     preview = not rows
     if preview:
         rows = _preview_rows(ctx, series, now)
-    meetings = _meetings(ctx, rows)
+    meetings = _meetings(ctx, rows, now)
     rule_dates = _rule_dates(series)
 
     first_day = min([series.start_date, *(m.date for m in meetings[:1])])

@@ -19,6 +19,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from app.db import schedules
+from app.db.current import current_figures
 from app.db.links import link_urls, personal_feed
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
@@ -271,13 +272,22 @@ class OccurrenceView(Protocol):
     @property
     def absent(self) -> list[AbsentOut]: ...
 
+    @property
+    def changes(self) -> list[str]: ...
+
 
 def absent_line(view: OccurrenceView, ctx: schedules.SeriesContext) -> str:
-    """``\n      absent: Jun (time off)`` for quorum members who cannot come, else ``''``."""
-    if not view.absent:
-        return ""
-    names = [f"{escape(ctx.name_of(a.participant_id))} ({escape(a.reason)})" for a in view.absent]
-    return f"\n      absent: {'; '.join(names)}"
+    """``\n      absent: Jun (time off)`` for quorum members who cannot come, and what is out
+    of date since the occurrence was scheduled, else ``''``."""
+    line = ""
+    if view.absent:
+        names = [
+            f"{escape(ctx.name_of(a.participant_id))} ({escape(a.reason)})" for a in view.absent
+        ]
+        line += f"\n      absent: {'; '.join(names)}"
+    if view.changes:
+        line += f"\n      :warning: out of date: {escape(' '.join(view.changes))}"
+    return line
 
 
 def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller) -> str:
@@ -339,7 +349,7 @@ def next_meetings(call: Call) -> Reply:
             assert series is not None
             contexts[occ.series_id] = schedules.load_context(call.session, call.workspace, series)
         ctx = contexts[occ.series_id]
-        view = occurrence_out(occ, ctx)
+        view = occurrence_out(occ, ctx, current_figures(ctx, [occ], call.now).get(occ.id))
         line = f"*{escape(ctx.series.title)}* · {length(ctx.series.duration_minutes)}\n"
         line += times_line(view.start, view.participants, me) + absent_line(view, ctx)
         if ctx.series.location:
@@ -442,7 +452,8 @@ class PlanJob:
         )
         views: Sequence[OccurrenceView]
         if stored:
-            views = [occurrence_out(o, ctx) for o in stored]
+            current = current_figures(ctx, stored, self.now)
+            views = [occurrence_out(o, ctx, current.get(o.id)) for o in stored]
             source = "Scheduled occurrences"
             skipped: list[str] = []
         else:

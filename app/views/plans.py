@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.db.current import Current
 from app.db.models import Occurrence
 from app.db.schedules import SeriesContext, named
 from app.scheduling.model import zone
@@ -56,6 +57,7 @@ class PlannedOccurrenceOut(BaseModel):
     absent: list[AbsentOut] = []
     notices: list[str]
     sequence: int | None = None
+    changes: list[str] = []  # a plan is current by definition (see OccurrenceOut)
 
 
 class UnschedulableOut(BaseModel):
@@ -223,15 +225,24 @@ class OccurrenceOut(BaseModel):
     forced_for: list[str] = []
     held: bool = True
     not_attended: list[str] = []
+    stale: bool = False
+    changes: list[str] = []
     notices: list[str]
     created_at: datetime
     updated_at: datetime
 
 
-def occurrence_out(occ: Occurrence, ctx: SeriesContext) -> OccurrenceOut:
+def occurrence_out(
+    occ: Occurrence, ctx: SeriesContext, current: Current | None = None
+) -> OccurrenceOut:
+    """A stored occurrence as the API shows it; with ``current`` (a future one read against
+    today's data, :mod:`app.db.current`) its burden and absent members as they stand now,
+    and what changed since it was scheduled."""
     members = {str(m.participant_id) for m in ctx.members}
+    burden = occ.burden if current is None else current.burden
+    absent = occ.absent if current is None else current.absent
     slots = []
-    for pid, minutes in sorted(occ.burden.items()):
+    for pid, minutes in sorted(burden.items()):
         person = ctx.people.get(uuid.UUID(pid))
         if person is None or pid not in members:
             continue
@@ -250,9 +261,11 @@ def occurrence_out(occ: Occurrence, ctx: SeriesContext) -> OccurrenceOut:
     data["participants"] = slots
     data["absent"] = [
         AbsentOut(participant_id=pid, reason=why)
-        for pid, why in sorted(occ.absent.items())
+        for pid, why in sorted(absent.items())
         if pid in members
     ]
+    if current is not None:
+        data["stale"], data["changes"] = current.stale, list(current.changes)
     return OccurrenceOut.model_validate(data)
 
 

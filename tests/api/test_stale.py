@@ -1,0 +1,108 @@
+"""Stale occurrences are seen, explained and fixed (docs/rules.md, "Stale occurrences"),
+through the API on both databases: stored future occurrences read against today's data.
+
+Ana works 09:00–17:00 in New York and Maria 21:00–06:00 in Manila: every Tuesday has starts
+inside both days, so the plan's burden is zero and a change of hours shows at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Client, make_participant, make_party
+from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
+
+NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
+
+
+@pytest.fixture
+def setup(api: Client) -> dict[str, Any]:
+    ny = make_party(api, name="New York client", timezone="America/New_York")
+    mnl = make_party(
+        api, name="Manila team", role="vendor", timezone="Asia/Manila", working_hours=NIGHTS,
+        holiday_country=None,
+    )  # fmt: skip
+    ana = make_participant(api, ny["id"], name="Ana", slack_user_id="UANA")
+    maria = make_participant(api, mnl["id"], name="Bob Martinez")
+    body = {
+        "title": "Weekly review",
+        "duration_minutes": 60,
+        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
+        "start_date": "2027-01-05",
+        "count": 4,
+        "anchor_timezone": "America/New_York",
+        "step_minutes": 30,
+        "participants": [{"participant_id": ana["id"]}, {"participant_id": maria["id"]}],
+    }
+    series = api.post("/v1/series", json=body).json()
+    assert api.post(f"/v1/series/{series['id']}/schedule").status_code == 200
+    return {"series": series, "ana": ana, "bob": maria}
+
+
+def _occurrences(api: Client, series: dict[str, Any]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.get(f"/v1/series/{series['id']}/occurrences").json()["items"]
+    return items
+
+
+def test_time_off_after_scheduling_is_seen_said_and_fixed(
+    api: Client, client: Client, setup: dict[str, Any]
+) -> None:
+    series, bob = setup["series"], setup["bob"]
+    url = f"/v1/series/{series['id']}"
+    assert api.get(url).json()["stale"] is False
+    assert all(not o["stale"] for o in _occurrences(api, series))
+
+    r = api.post(
+        f"/v1/participants/{bob['id']}/time-off",
+        json={"start_date": "2027-01-12", "end_date": "2027-01-13"},
+    )
+    assert r.status_code == 201, r.text
+    # The write that caused it says so.
+    assert r.json()["warnings"] == [
+        "Weekly review, Tue 12 Jan: Bob Martinez cannot attend: time off."
+    ]
+
+    # The series and the occurrence say so too, with today's figures.
+    seen = api.get(url).json()
+    assert seen["stale"] is True
+    [stale] = seen["stale_occurrences"]
+    assert stale["changes"] == ["Tue 12 Jan: Bob Martinez cannot attend: time off."]
+    [occ] = [o for o in _occurrences(api, series) if o["id"] == stale["occurrence_id"]]
+    assert occ["stale"] and bob["id"] not in [p["participant_id"] for p in occ["participants"]]
+    # Slack's next meetings show it out of date.
+    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    text = mrkdwn(reply_of(slash(client, "next 4", user_id="UANA")))
+    assert "out of date: Tue 12 Jan: Bob Martinez cannot attend: time off." in text
+
+    # schedule fixes it; the occurrence it cancels says why.
+    assert api.post(f"{url}/schedule").status_code == 200
+    assert api.get(url).json()["stale"] is False
+    [cancelled] = [o for o in _occurrences(api, series) if o["id"] == stale["occurrence_id"]]
+    assert cancelled["status"] == "cancelled"
+    assert any(
+        n.startswith("Cancelled by schedule: Bob Martinez (Asia/Manila) is unavailable: time off")
+        for n in cancelled["notices"]
+    ), cancelled["notices"]
+
+
+def test_changed_hours_show_the_current_burden(api: Client, setup: dict[str, Any]) -> None:
+    series, ana = setup["series"], setup["ana"]
+    before = _occurrences(api, series)
+    assert all(p["burden_minutes"] == 0 for o in before for p in o["participants"])
+    # Ana now starts at 10:00: a meeting stored at 09:00 costs her an hour at weight 1.
+    first_start = before[0]["start"]
+    hours = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "10:00", "end": "17:00"}]
+    r = api.patch(f"/v1/participants/{ana['id']}", json={"working_hours": hours})
+    assert r.status_code == 200, r.text
+    after = {o["id"]: o for o in _occurrences(api, series)}
+    for occ in before:
+        now = after[occ["id"]]
+        local = next(p for p in now["participants"] if p["participant_id"] == ana["id"])
+        expected = 60 if local["local_start"][11:16] == "09:00" else 0
+        assert local["burden_minutes"] == expected, (first_start, local)
+        if expected:
+            assert now["stale"] and now["changes"][0].endswith("Ana's burden is now 1 h (was 0 h).")
+        else:
+            assert not now["stale"]
