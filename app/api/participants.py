@@ -36,9 +36,11 @@ from app.api.fields import (
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import refuse_nulls, touch
+from app.db.content_version import SHOWN_ONLY
 from app.db.current import stale_warnings
 from app.db.models import Participant, Party, TimeOff
 from app.db.people import check_participant_removable, check_slack_user_free, effective, party_in
+from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses, not_found
 from app.scheduling.model import InvalidInput
 
@@ -219,6 +221,7 @@ def update(
     body: ParticipantUpdate,
     workspace: WorkspaceDep,
     session: SessionDep,
+    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> ParticipantPublic:
@@ -232,6 +235,9 @@ def update(
     apply_calendar_change(changes, participant.holiday_country, participant.holiday_subdivision)
     if changes:
         touch(session, participant, changes)
+        if changes.keys() - SHOWN_ONLY:  # when they can meet changed
+            cause = f"{participant.name}'s availability changed"
+            replan_affected(session, workspace, [participant.id], cause, now_of(request))
     return public_participant(participant, party, response)
 
 
@@ -268,9 +274,12 @@ def add_time_off(
     # time_off_version (app.db.content_version).
     session.flush()
     answer = TimeOffPublic.model_validate(off, from_attributes=True)
+    now = now_of(request)
     answer.warnings = stale_warnings(
-        session, workspace, participant.id, off.start_date, off.end_date, now_of(request)
+        session, workspace, participant.id, off.start_date, off.end_date, now
     )
+    cause = f"{participant.name} has time off from {off.start_date} to {off.end_date}"
+    answer.warnings += replan_affected(session, workspace, [participant.id], cause, now)
     return answer
 
 

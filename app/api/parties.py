@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlmodel import select
 
@@ -16,6 +16,7 @@ from app.api.deps import (
     check_if_match,
     etag_of,
     load_owned,
+    now_of,
     retry_lost_race,
 )
 from app.api.fields import (
@@ -29,8 +30,9 @@ from app.api.fields import (
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import refuse_nulls, touch
-from app.db.models import Party
+from app.db.models import Participant, Party
 from app.db.people import check_party_removable
+from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"], responses=AUTHENTICATED)
@@ -138,6 +140,7 @@ def update(
     body: PartyUpdate,
     workspace: WorkspaceDep,
     session: SessionDep,
+    request: Request,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> PartyPublic:
@@ -148,6 +151,12 @@ def update(
     apply_calendar_change(changes, party.holiday_country, party.holiday_subdivision)
     if changes:
         touch(session, party, changes)
+        if changes.keys() - {"name", "role"}:  # when its people can meet changed
+            members = session.exec(
+                select(Participant.id).where(Participant.party_id == party.id)
+            ).all()
+            cause = f"{party.name}'s hours, zone or holidays changed"
+            replan_affected(session, workspace, members, cause, now_of(request))
     return _public(party, response)
 
 

@@ -86,6 +86,7 @@ Recurrence = Annotated[
 
 
 Attendance = Literal["required", "quorum", "optional"]
+Replan = Literal["manual", "auto"]
 
 
 class SeriesMember(BaseModel):
@@ -176,6 +177,7 @@ class SeriesCreate(BaseModel):
     location: Location | None = None
     participants: Members
     quorum: QuorumRules = []
+    replan: Replan = "manual"
 
     @model_validator(mode="after")
     def _shape(self) -> SeriesCreate:
@@ -198,6 +200,7 @@ class SeriesUpdate(BaseModel):
     location: Location | None = None
     participants: Members | None = None
     quorum: QuorumRules | None = None
+    replan: Replan | None = None
 
 
 class StaleOut(BaseModel):
@@ -220,6 +223,7 @@ class SeriesPublic(BaseModel):
     location: str | None
     participants: list[MemberOut]
     quorum: list[QuorumRule]
+    replan: Replan
     stale: bool | None = Field(
         default=None,
         description="Read alone (GET /v1/series/{id}): whether a stored future occurrence is "
@@ -384,6 +388,7 @@ def update(
             "policy",
             "step_minutes",
             "participants",
+            "replan",
         ),
     )
     members = changes.pop("participants", None)

@@ -30,6 +30,7 @@ class Current:
     burden: dict[str, int] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
+    infeasible: bool = False  # a required member cannot come, or a quorum is short
 
     @property
     def stale(self) -> bool:
@@ -80,6 +81,7 @@ def current_figures(
                     f"{len(quorum.members) - len(away)} of its {len(quorum.members)} quorum "
                     "members can attend."
                 )
+        now_.infeasible = bool(infeasible)
         now_.changes = [*infeasible, *_changed(ctx, occ, now_)]
         if now_.changes:
             when = day_label(occ.start.astimezone(anchor).date(), False)

@@ -140,6 +140,8 @@ class Series(Versioned, table=True):
     quorum: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # "auto": a change that makes a stored future occurrence infeasible re-schedules at once.
+    replan: str = Field(default="manual", max_length=8)
     # Burden carried from before the service: [{"participant_id", "burden_minutes", "note"}].
     opening_balance: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)

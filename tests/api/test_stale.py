@@ -106,3 +106,53 @@ def test_changed_hours_show_the_current_burden(api: Client, setup: dict[str, Any
             assert now["stale"] and now["changes"][0].endswith("Ana's burden is now 1 h (was 0 h).")
         else:
             assert not now["stale"]
+
+
+def test_replan_auto_reschedules_in_the_same_write_and_says_why(
+    api: Client, setup: dict[str, Any]
+) -> None:
+    series, bob, ana = setup["series"], setup["bob"], setup["ana"]
+    url = f"/v1/series/{series['id']}"
+    assert api.get(url).json()["replan"] == "manual"
+    r = api.patch(url, json={"replan": "auto"})
+    assert r.status_code == 200 and r.json()["replan"] == "auto"
+    assert api.post(f"{url}/schedule").status_code == 200
+    before = {o["id"]: o for o in _occurrences(api, series)}
+
+    r = api.post(
+        f"/v1/participants/{bob['id']}/time-off",
+        json={"start_date": "2027-01-12", "end_date": "2027-01-13"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["warnings"] == [
+        "Weekly review, Tue 12 Jan: Bob Martinez cannot attend: time off.",
+        "Weekly review was re-planned at once (replan: auto): 1 occurrence changed.",
+    ]
+    after = {o["id"]: o for o in _occurrences(api, series)}
+    [gone] = [o for o in after.values() if o["status"] == "cancelled"]
+    assert gone["date"] == "2027-01-12"
+    assert gone["sequence"] == before[gone["id"]]["sequence"] + 1
+    assert "Re-planned: Bob Martinez has time off from 2027-01-12 to 2027-01-13." in gone["notices"]
+    assert api.get(url).json()["stale"] is False
+    for oid, occ in after.items():  # the others did not move and say nothing new
+        if oid != gone["id"]:
+            assert (occ["start"], occ["sequence"]) == (
+                before[oid]["start"],
+                before[oid]["sequence"],
+            )
+
+    # Ana now starts at 11:00 with a one-hour stretch: 09:00 is out of reach, re-planned at once.
+    stored = {o["id"]: o["start"] for o in _occurrences(api, series) if o["status"] == "scheduled"}
+    assert set(stored.values()) == {
+        f"{d}T14:00:00Z" for d in ("2027-01-05", "2027-01-19", "2027-01-26")
+    }
+    hours = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "11:00", "end": "17:00"}]
+    r = api.patch(
+        f"/v1/participants/{ana['id']}", json={"working_hours": hours, "max_stretch_minutes": 60}
+    )
+    assert r.status_code == 200, r.text
+    assert api.get(url).json()["stale"] is False
+    for occ in _occurrences(api, series):
+        if occ["id"] in stored:
+            assert occ["start"] == occ["date"] + "T16:00:00Z"  # 11:00 in New York
+            assert "Re-planned: Ana's availability changed." in occ["notices"]
