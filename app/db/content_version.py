@@ -27,8 +27,9 @@ KINDS: dict[type, str] = {
 # Every counter, in a fixed order: what app.api.read_cache reads and compares.
 VERSION_COLUMNS = ("content_version", *KINDS.values(), "availability_version")
 # Kinds no feed shows: a write of only these leaves content_version, and so every feed
-# poll and every worker's feed directory, alone.
-UNSEEN_BY_FEEDS = frozenset({"time_off_version"})
+# poll and every worker's feed directory, alone. None today: time off shows in the current
+# figures of future occurrences (app.db.current).
+UNSEEN_BY_FEEDS: frozenset[str] = frozenset()
 # Participant columns that change how a person is shown, not when they can meet.
 SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "version", "updated_at"})
 

@@ -14,7 +14,17 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.db.models import Feed, Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
+from app.db.current import Current, current_figures
+from app.db.models import (
+    Feed,
+    Occurrence,
+    Participant,
+    Party,
+    Series,
+    SeriesParticipant,
+    TimeOff,
+    Workspace,
+)
 from app.db.schedules import SeriesContext, load_context
 from app.feeds.render import FeedCalendar, FeedEvent
 from app.scheduling.model import zone
@@ -164,6 +174,25 @@ def load_view(session: Session, workspace: Workspace) -> WorkspaceView:
         stamps[series_id] += member[7:9]
         people[series_id].add(member[1])
         parties[series_id].add(member[9])
+    # Members' time off: a future occurrence is shown with today's figures (app.db.current).
+    for series_id, participant_id, first, last in session.execute(
+        sa_select(
+            col(SeriesParticipant.series_id),
+            col(TimeOff.participant_id),
+            col(TimeOff.start_date),
+            col(TimeOff.end_date),
+        )
+        .join(TimeOff, col(TimeOff.participant_id) == col(SeriesParticipant.participant_id))
+        .where(col(TimeOff.workspace_id) == workspace.id)
+        .order_by(
+            col(SeriesParticipant.series_id),
+            col(TimeOff.participant_id),
+            col(TimeOff.start_date),
+            col(TimeOff.end_date),
+        )
+    ):
+        if series_id in parts:
+            parts[series_id].append(f"off\x1f{participant_id}\x1f{first}\x1f{last}")
     series = {
         i: SeriesFacts(
             _digest(parts[i]), tuple(stamps[i]), frozenset(people[i]), frozenset(parties[i])
@@ -218,9 +247,10 @@ class WorkspaceViews:
             pending.set()
 
 
-class SeriesEvents(Lru[tuple[uuid.UUID, str], tuple[FeedEvent, ...]]):
-    """Each series' events by its data key, shared by every feed that shows the series, so
-    a change rebuilds each series once per process rather than once per feed."""
+class SeriesEvents(Lru[tuple[uuid.UUID, str, datetime | None], tuple[FeedEvent, ...]]):
+    """Each series' events by its data key (and the moment from which occurrences are read
+    with today's figures), shared by every feed that shows the series, so a change rebuilds
+    each series once per process rather than once per feed."""
 
     def __init__(self, size: int = 256, max_bytes: int = 16 * 1024 * 1024) -> None:
         super().__init__(size, max_bytes=max_bytes, weigh=events_bytes)
@@ -242,8 +272,15 @@ def _aware(value: datetime | str) -> datetime:
 
 
 def _describe(
-    ctx: SeriesContext, occ: Occurrence, balance: dict[str, int], parties: dict[uuid.UUID, Party]
+    ctx: SeriesContext,
+    occ: Occurrence,
+    balance: dict[str, int],
+    parties: dict[uuid.UUID, Party],
+    current: Current | None = None,
 ) -> str:
+    """The event's DESCRIPTION; a future occurrence with today's figures (``current``)."""
+    burden = occ.burden if current is None else current.burden
+    absent = occ.absent if current is None else current.absent
     lines = []
     if ctx.series.description:
         lines += [ctx.series.description, ""]
@@ -254,9 +291,9 @@ def _describe(
         person = ctx.people[member.participant_id]
         tz = zone(person.timezone)
         start, end = occ.start.astimezone(tz), occ.end.astimezone(tz)
-        minutes = occ.burden.get(pid)
-        if pid in occ.absent:
-            cost = f"absent: {occ.absent[pid]}"
+        minutes = burden.get(pid)
+        if pid in absent:
+            cost = f"absent: {absent[pid]}"
         else:
             cost = "cannot attend" if minutes is None else f"burden {hours(minutes)}"
         role = "" if member.required else f" ({member.attendance})"
@@ -267,7 +304,7 @@ def _describe(
         )
     if occ.status != "cancelled":
         turn = hard_turn(
-            (ctx.name_of(m.participant_id), occ.burden.get(str(m.participant_id), 0))
+            (ctx.name_of(m.participant_id), burden.get(str(m.participant_id), 0))
             for m in ctx.members
             if m.counted
         )
@@ -280,6 +317,8 @@ def _describe(
             lines.append(f"- {name}: {hours(balance.get(str(member.participant_id), 0))}")
     if occ.notices:
         lines += ["", "Notices:", *(f"- {n}" for n in occ.notices)]
+    if current is not None and current.changes:
+        lines += ["", "Out of date since it was scheduled:", *(f"- {c}" for c in current.changes)]
     if occ.status == "cancelled":
         lines += ["", "This meeting is cancelled."]
     return "\n".join(lines)
@@ -292,25 +331,29 @@ def build_calendar(
     series_ids: list[uuid.UUID],
     version: DataVersion | None = None,
     cache: SeriesEvents | None = None,
+    now: datetime | None = None,
 ) -> FeedCalendar:
-    """The events of every occurrence of the covered series, with the running balance.
+    """The events of every occurrence of the covered series, with the running balance;
+    occurrences from ``now`` on with today's figures (:mod:`app.db.current`).
 
     With ``version`` and ``cache``, a series whose data key is cached is not rebuilt.
     """
     events: list[FeedEvent] = []
     for series_id in series_ids:
         key = version.series_keys.get(series_id) if version is not None else None
-        cached = cache.get((series_id, key)) if cache is not None and key is not None else None
+        cached = None
+        if cache is not None and key is not None:
+            cached = cache.get((series_id, key, now))
         if cached is None:
-            cached = _series_events(session, workspace, series_id)
+            cached = _series_events(session, workspace, series_id, now)
             if cache is not None and key is not None:
-                cache.put((series_id, key), cached)
+                cache.put((series_id, key, now), cached)
         events.extend(cached)
     return FeedCalendar(name=name, description=f"Meetings of {workspace.name}", events=events)
 
 
 def _series_events(
-    session: Session, workspace: Workspace, series_id: uuid.UUID
+    session: Session, workspace: Workspace, series_id: uuid.UUID, now: datetime | None = None
 ) -> tuple[FeedEvent, ...]:
     series = session.get(Series, series_id)
     if series is None:
@@ -323,9 +366,11 @@ def _series_events(
         .order_by(col(Occurrence.start), col(Occurrence.id))
     ).all()
     running: dict[str, int] = defaultdict(int, ctx.opening())
+    current = current_figures(ctx, rows, now) if now is not None else {}
     events: list[FeedEvent] = []
     for occ in rows:
-        for pid, minutes in occ.burden.items():
+        now_ = current.get(occ.id)
+        for pid, minutes in (occ.burden if now_ is None else now_.burden).items():
             if occ.counts_for(pid):
                 running[pid] += minutes
         location = series.location
@@ -337,7 +382,7 @@ def _series_events(
                 sequence=occ.sequence,
                 status="cancelled" if occ.status == "cancelled" else "scheduled",
                 summary=series.title,
-                description=_describe(ctx, occ, running, parties),
+                description=_describe(ctx, occ, running, parties, now_),
                 location=location,
                 url=location if location and location.startswith(("https://", "http://")) else None,
                 created=occ.created_at,

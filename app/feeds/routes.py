@@ -240,7 +240,7 @@ def _render(engine: Engine, found: Entry, day: datetime, caches: FeedCaches) -> 
         if workspace is None:
             raise _not_found()
         calendar = build_calendar(
-            session, workspace, feed.name, series_ids, version, caches.series_events
+            session, workspace, feed.name, series_ids, version, caches.series_events, day
         )
     # Cut-offs (30 days for cancelled, oldest past first over 1 MB) move once a day.
     rendered = RenderedFeed.of(render_feed(calendar, now=day), version.last_modified)
