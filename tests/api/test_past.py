@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Client, clock_at, make_participant, make_party
+from tests.api.review import two_parties, weekly_review
+from tests.conftest import Client, clock_at, make_participant
 
 # After the third of six weekly Tuesdays from 2027-01-05.
 LATER = datetime(2027, 1, 21, tzinfo=UTC)
@@ -26,24 +27,10 @@ LATER = datetime(2027, 1, 21, tzinfo=UTC)
 
 @pytest.fixture
 def setup(api: Client) -> dict[str, Any]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone="Asia/Manila", holiday_country=None
-    )
+    ny, mnl = two_parties(api, manila_hours=None)  # 09:00–17:00 in both places
     ana = make_participant(api, ny["id"], name="Ana")
     maria = make_participant(api, mnl["id"], name="Maria")
-    body = {
-        "title": "Weekly review",
-        "duration_minutes": 60,
-        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-        "start_date": "2027-01-05",
-        "count": 6,
-        "anchor_timezone": "America/New_York",
-        "step_minutes": 30,
-        "participants": [{"participant_id": ana["id"]}, {"participant_id": maria["id"]}],
-    }
-    series = api.post("/v1/series", json=body).json()
-    assert api.post(f"/v1/series/{series['id']}/schedule").status_code == 200
+    series = weekly_review(api, [{"participant_id": p["id"]} for p in (ana, maria)], count=6)
     return {"series": series, "ana": ana["id"], "maria": maria["id"]}
 
 

@@ -18,33 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.scheduling.model import Person, parse_working_hours
-from tests.conftest import NY_HOURS, PUBLIC_BASE, Client, make_participant, make_party
+from tests.api.review import NIGHTS, two_parties, weekly_review
+from tests.conftest import NY_HOURS, PUBLIC_BASE, Client, make_participant
 from tests.scheduling import reference
-
-NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 
 
 @pytest.fixture
 def setup(api: Client) -> dict[str, Any]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone="Asia/Manila", working_hours=NIGHTS,
-        holiday_country=None,
-    )  # fmt: skip
+    ny, mnl = two_parties(api)
     ana = make_participant(api, ny["id"], name="Ana")
     maria = make_participant(api, mnl["id"], name="Maria")
-    body = {
-        "title": "Weekly review",
-        "duration_minutes": 60,
-        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-        "start_date": "2027-01-05",
-        "count": 4,
-        "anchor_timezone": "America/New_York",
-        "step_minutes": 30,
-        "participants": [{"participant_id": ana["id"]}, {"participant_id": maria["id"]}],
-    }
-    series = api.post("/v1/series", json=body).json()
-    assert api.post(f"/v1/series/{series['id']}/schedule").status_code == 200
+    series = weekly_review(api, [{"participant_id": p["id"]} for p in (ana, maria)])
     return {"series": series, "ana": ana, "maria": maria, "ny": ny, "mnl": mnl}
 
 

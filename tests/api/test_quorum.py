@@ -9,20 +9,16 @@ from typing import Any
 import icalendar
 import pytest
 
-from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party
+from tests.api.review import two_parties
+from tests.conftest import PUBLIC_BASE, Client, make_participant
 from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
 
-NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 MANILA = "Asia/Manila"
 
 
 @pytest.fixture
 def people(api: Client) -> dict[str, Any]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone=MANILA, working_hours=NIGHTS,
-        holiday_country=None,
-    )  # fmt: skip
+    ny, mnl = two_parties(api)
     found: dict[str, Any] = {"ny": ny, "mnl": mnl}
     found["ana"] = make_participant(api, ny["id"], name="Ana")
     for name in ("Maria", "Jun", "Lea"):

@@ -11,34 +11,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Client, make_participant, make_party
+from tests.api.review import two_parties, weekly_review
+from tests.conftest import Client, make_participant
 from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
-
-NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 
 
 @pytest.fixture
 def setup(api: Client) -> dict[str, Any]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone="Asia/Manila", working_hours=NIGHTS,
-        holiday_country=None,
-    )  # fmt: skip
+    ny, mnl = two_parties(api)
     ana = make_participant(api, ny["id"], name="Ana", slack_user_id="UANA")
-    maria = make_participant(api, mnl["id"], name="Bob Martinez")
-    body = {
-        "title": "Weekly review",
-        "duration_minutes": 60,
-        "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-        "start_date": "2027-01-05",
-        "count": 4,
-        "anchor_timezone": "America/New_York",
-        "step_minutes": 30,
-        "participants": [{"participant_id": ana["id"]}, {"participant_id": maria["id"]}],
-    }
-    series = api.post("/v1/series", json=body).json()
-    assert api.post(f"/v1/series/{series['id']}/schedule").status_code == 200
-    return {"series": series, "ana": ana, "bob": maria}
+    bob = make_participant(api, mnl["id"], name="Bob Martinez")
+    series = weekly_review(api, [{"participant_id": p["id"]} for p in (ana, bob)])
+    return {"series": series, "ana": ana, "bob": bob}
 
 
 def _occurrences(api: Client, series: dict[str, Any]) -> list[dict[str, Any]]:
