@@ -209,7 +209,20 @@ def _plausible(values: dict[str, Any], world: World) -> None:
             values[key] = _pick(DATES, value) if key == "start_date" else "2028-12-31"
     if "count" in values and "until" in values:
         values["until"] = None
+    _plausible_target(values, world)
     _plausible_times(values)
+
+
+FEED_TARGETS = {"participant": "participant_id", "party": "party_id", "series": "series_id"}
+
+
+def _plausible_target(values: dict[str, Any], world: World) -> None:
+    """A feed's ``target_id`` names an object of its ``scope`` (none for a workspace feed)."""
+    scope = values.get("scope")
+    if isinstance(scope, str) and scope in FEED_TARGETS:
+        values["target_id"] = world.ids[FEED_TARGETS[scope]]
+    elif scope == "workspace" and "target_id" in values:
+        values["target_id"] = None
 
 
 def _plausible_times(values: dict[str, Any]) -> None:
