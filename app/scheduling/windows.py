@@ -29,7 +29,6 @@ import numpy as np
 
 from app.scheduling.clock import (
     Minutes,
-    day_date,
     day_number,
     require_aware,
     utc_datetime,
@@ -103,12 +102,11 @@ def merge_intervals(starts: Minutes, ends: Minutes) -> tuple[Minutes, Minutes]:
     """Merge half-open intervals that overlap or touch; the result is sorted and disjoint."""
     if len(starts) == 0:
         return _EMPTY, _EMPTY
-    order = np.argsort(starts, kind="stable")
+    order = np.argsort(starts)  # any order of equal starts gives the same groups
     starts, ends = starts[order], ends[order]
     reach = np.maximum.accumulate(ends)
-    first = np.ones(len(starts), dtype=bool)
-    first[1:] = starts[1:] > reach[:-1]
-    idx = np.flatnonzero(first)
+    # An interval opens a group when it starts after everything before it has ended.
+    idx = np.flatnonzero(np.concatenate(([True], starts[1:] > reach[:-1])))
     return starts[idx], np.maximum.reduceat(ends, idx)
 
 
@@ -134,7 +132,8 @@ def timeline_dates(lo: int, hi: int) -> tuple[date, date]:
     """The local dates whose windows or holidays can touch UTC minutes ``[lo, hi)`` in any
     zone: offsets are within ±1 day and a window ends by the second midnight after its
     start date. Time off outside these dates cannot matter."""
-    return day_date(lo // MINUTES_PER_DAY - 2), day_date(hi // MINUTES_PER_DAY + 2)
+    two_days = timedelta(days=2)
+    return utc_datetime(lo).date() - two_days, utc_datetime(hi).date() + two_days
 
 
 def working_timeline(person: Person, lo: int, hi: int) -> WorkingTimeline:
@@ -155,9 +154,7 @@ def working_timeline(person: Person, lo: int, hi: int) -> WorkingTimeline:
     start_walls: list[Minutes] = []
     end_walls: list[Minutes] = []
     for window in person.working_hours:
-        on_day = np.zeros(7, dtype=bool)
-        on_day[list(window.days)] = True
-        midnight = days[on_day[weekday] & working_day] * MINUTES_PER_DAY
+        midnight = days[np.isin(weekday, list(window.days)) & working_day] * MINUTES_PER_DAY
         start_walls.append(midnight + window.start_minute)
         end_walls.append(
             midnight + window.end_minute + (MINUTES_PER_DAY if window.overnight else 0)
@@ -180,7 +177,7 @@ def working_timeline(person: Person, lo: int, hi: int) -> WorkingTimeline:
         a = np.maximum(n * MINUTES_PER_DAY - offsets, piece_starts)
         b = np.minimum((n + 1) * MINUTES_PER_DAY - offsets, piece_ends)
         real = b > a
-        order = np.argsort(a[real], kind="stable")
+        order = np.argsort(a[real])  # disjoint and non-empty: no ties
         off_starts = a[real][order]
         off_ends = b[real][order]
         off_days = np.broadcast_to(n, a.shape)[real][order]
@@ -236,19 +233,19 @@ def working_windows(
         return []
     lo, hi = utc_minute(start), utc_minute_ceil(end)
     timeline = working_timeline(person, lo, hi)
+    # The windows that end after minute lo and start before minute hi: exactly those that
+    # meet [start, end), so none of them clips to nothing.
     first = int(np.searchsorted(timeline.ends, lo, side="right"))
-    last = int(np.searchsorted(timeline.starts, hi, side="left"))
-    return _clipped(
-        zip(timeline.starts[first:last], timeline.ends[first:last], strict=True), start, end
-    )
+    last = int(np.searchsorted(timeline.starts, hi))  # side="left": starts < hi
+    starts, ends = timeline.starts[first:last], timeline.ends[first:last]
+    pairs = zip(starts, ends, strict=True)  # pragma: no mutate: the two slices have one length
+    return _clipped(pairs, start, end)
 
 
 def _clipped(
     intervals: Iterable[tuple[np.int64, np.int64]], start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    out: list[tuple[datetime, datetime]] = []
-    for a, b in intervals:
-        lo, hi = max(utc_datetime(int(a)), start), min(utc_datetime(int(b)), end)
-        if lo < hi:
-            out.append((lo, hi))
-    return out
+    """Intervals of UTC minutes that meet ``[start, end)``, clipped to it."""
+    return [
+        (max(utc_datetime(int(a)), start), min(utc_datetime(int(b)), end)) for a, b in intervals
+    ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import holidays
 import numpy as np
 import pytest
 
+from app.scheduling import windows
+from app.scheduling.burden import burden_minutes
 from app.scheduling.clock import day_number, utc_minute
 from app.scheduling.model import InvalidInput, Person, parse_working_hours
 from app.scheduling.windows import (
@@ -42,6 +46,21 @@ def test_window_wholly_inside_the_gap_vanishes() -> None:
     # 02:30 → 07:30Z but 03:00 EDT → 07:00Z: end before start, nothing to work.
     p = person("America/New_York", (["sun"], "02:30", "03:00"))
     assert windows_on(p, z(2026, 3, 8)) == []
+
+
+def test_window_exactly_filling_the_gap_vanishes() -> None:
+    # 02:00-03:00 on 2026-03-08 is New York's skipped hour: 02:00 reads as EST (07:00Z) and
+    # 03:00 EDT is 07:00Z too. The window has no minute, so it is no window at all: not
+    # listed, and not a working edge that the burden's distances are measured to.
+    p = person("America/New_York", (["sun"], "02:00", "03:00"))
+    assert windows_on(p, z(2026, 3, 8)) == []
+    timeline = working_timeline(p, utc_minute(z(2026, 3, 8)), utc_minute(z(2026, 3, 9)))
+    assert timeline.starts.tolist() == timeline.ends.tolist() == []
+    # The nearest real windows are a week away either side: 07:00Z is beyond any stretch.
+    got = burden_minutes(p, z(2026, 3, 8, 7), 30)
+    assert (got.minutes, got.reason) == (None, "3 h or more outside working hours (max stretch)")
+    # A week later the same hour exists: 02:00-03:00 EDT is 06:00Z-07:00Z.
+    assert windows_on(p, z(2026, 3, 15)) == [(z(2026, 3, 15, 6), z(2026, 3, 15, 7))]
 
 
 def test_fall_back_ambiguous_time_takes_the_earlier_instant() -> None:
@@ -132,6 +151,10 @@ def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(InvalidInput) as err:
         working_windows(p, datetime(2026, 6, 1), z(2026, 6, 2))
     assert err.value.loc == ("start",)
+    # A naive end is refused too, located at the end.
+    with pytest.raises(InvalidInput) as err:
+        working_windows(p, z(2026, 6, 1), datetime(2026, 6, 2))
+    assert err.value.loc == ("end",)
 
 
 def test_unavailable_dates_reasons_and_subdivision_label() -> None:
@@ -155,6 +178,11 @@ def test_unknown_holiday_country_is_invalid_input() -> None:
     with pytest.raises(InvalidInput) as err:
         unavailable_dates(p, date(2026, 1, 1), date(2026, 1, 2))
     assert err.value.loc == ("holiday_country",)
+    # Without a subdivision the message names the country code alone.
+    assert err.value.msg == (
+        "No holiday calendar for 'XX'; use an ISO 3166 country code such as 'PH' "
+        "and, optionally, one of its subdivisions."
+    )
 
 
 def test_clipping_one_minute_either_side_of_each_edge() -> None:
@@ -277,3 +305,84 @@ def test_lord_howe_time_off_across_its_half_hour_change() -> None:
         utc_minute(z(2026, 4, 5, 13, 30)),
     )
     assert starts[1:] == ends[:-1] == [utc_minute(z(2026, 4, 4, 15))]
+
+
+def test_lunar_holidays_past_the_tabulated_years_are_simply_missing() -> None:
+    # The package tabulates India's Hindu (lunar) holidays for 2001–2035 and warns outside
+    # that range. The rules: such holidays are simply missing, the fixed-date ones still
+    # apply, and the lookup neither fails nor warns.
+    p = Person("p", "Asia/Kolkata", (), holiday_country="IN")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        in_range = unavailable_dates(p, date(2035, 10, 1), date(2035, 10, 31))
+        past = unavailable_dates(p, date(2036, 10, 1), date(2036, 10, 31))
+    assert in_range == {
+        date(2035, 10, 2): "public holiday in IN: Mahatma Gandhi's Birthday",
+        date(2035, 10, 11): "public holiday in IN: Dussehra",
+        date(2035, 10, 30): "public holiday in IN: Diwali",
+    }
+    assert past == {date(2036, 10, 2): "public holiday in IN: Mahatma Gandhi's Birthday"}
+
+
+def test_only_the_calendars_user_warning_is_silenced(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The out-of-range notice above is a UserWarning and is expected; anything else the
+    # package says (a deprecation, say) must still reach whoever runs the service.
+    def calendar(country: str, subdiv: str | None, years: int) -> dict[date, str]:
+        notice = "Requested Holidays are available only from 2001 to 2035."
+        warnings.warn(notice, UserWarning, stacklevel=2)
+        warnings.warn("This subdivision is deprecated.", DeprecationWarning, stacklevel=2)
+        return {date(years, 7, 1): "Founders' Day"}
+
+    monkeypatch.setattr(holidays, "country_holidays", calendar)
+    monkeypatch.setattr(windows, "_public_holidays", windows._load_public_holidays)  # no cache
+    p = Person("p", "UTC", (), holiday_country="ZZ")
+    with pytest.warns(DeprecationWarning) as record:
+        got = unavailable_dates(p, date(2026, 6, 30), date(2026, 7, 2))
+    assert {w.category for w in record} == {DeprecationWarning}
+    assert got == {date(2026, 7, 1): "public holiday in ZZ: Founders' Day"}
+
+
+def test_windows_either_side_of_the_day_samoa_skipped() -> None:
+    # Samoa went from UTC-10 to UTC+14 at the end of Thursday 29 December 2011 (10:00Z on the
+    # 30th): Friday 30 December never happened there. Thursday's 09:00-17:00 is read at -10
+    # (19:00Z-03:00Z), Saturday's at +14 (09:00+14 = 19:00Z on the 30th).
+    p = person("Pacific/Apia", (["thu", "sat"], "09:00", "17:00"))
+    assert windows_on(p, z(2011, 12, 30), 2) == [
+        (z(2011, 12, 30, 0), z(2011, 12, 30, 3)),  # the tail of Thursday's window
+        (z(2011, 12, 30, 19), z(2011, 12, 31, 3)),  # Saturday 31 December
+    ]
+
+
+def test_timeline_lays_out_exactly_the_dates_timeline_dates_names() -> None:
+    # burden.py keys a shared timeline by the time off inside timeline_dates(lo, hi) only,
+    # so the timeline must not depend on (or reach) any date outside them: with every day
+    # 09:00-17:00 UTC, a one-hour range on 10 June has the windows of 8-12 June, and a day
+    # off on 13 June changes nothing.
+    every_day = (["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "09:00", "17:00")
+    lo = utc_minute(z(2026, 6, 10, 12))
+    plain = working_timeline(person("UTC", every_day), lo, lo + 60)
+    away = working_timeline(
+        person("UTC", every_day, time_off=((date(2026, 6, 13), date(2026, 6, 13)),)), lo, lo + 60
+    )
+    expected = [(utc_minute(z(2026, 6, d, 9)), utc_minute(z(2026, 6, d, 17))) for d in range(8, 13)]
+    for timeline in (plain, away):
+        got = list(zip(timeline.starts.tolist(), timeline.ends.tolist(), strict=True))
+        assert got == expected
+        assert timeline.off_starts.tolist() == [] and timeline.off_reasons == {}
+
+
+def test_time_off_when_clocks_change_at_midnight_is_one_piece() -> None:
+    # Chile changes clocks at local midnight. At 03:00Z on 2026-04-05 Sunday 00:00 -03
+    # becomes Saturday 23:00 -04, so Sunday runs 04:00Z to 04:00Z (24 h, all at -04). At
+    # 04:00Z on 2026-09-06 Saturday 24:00 -04 becomes Sunday 01:00 -03, so Sunday runs
+    # 04:00Z to 03:00Z (23 h, all at -03). Either day lies in one offset: one stretch, and
+    # nothing (not even an empty piece) at the change.
+    for day, first, last in [
+        (date(2026, 4, 5), z(2026, 4, 5, 4), z(2026, 4, 6, 4)),
+        (date(2026, 9, 6), z(2026, 9, 6, 4), z(2026, 9, 7, 3)),
+    ]:
+        p = person("America/Santiago", (["mon"], "09:00", "17:00"), time_off=((day, day),))
+        timeline = working_timeline(p, utc_minute(first) - 1440, utc_minute(last) + 1440)
+        assert timeline.off_starts.tolist() == [utc_minute(first)]
+        assert timeline.off_ends.tolist() == [utc_minute(last)]
+        assert timeline.off_days.tolist() == [day_number(day)]
