@@ -42,6 +42,7 @@ from app.db.changes import refuse_nulls, touch
 from app.db.current import current_figures
 from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
 from app.db.people import load_people, party_in
+from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses, invalid
 from app.scheduling.limits import (
     MAX_COUNT,
@@ -370,10 +371,12 @@ def update(
     body: SeriesUpdate,
     workspace: WorkspaceDep,
     session: SessionDep,
+    now: NowDep,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> SeriesPublic:
-    """Change the series. Occurrences change only when you call ``schedule`` again."""
+    """Change the series. Occurrences change only when you call ``schedule`` again, unless
+    ``replan`` is ``auto`` and the change makes a stored future occurrence infeasible."""
     series = load_owned(session, Series, series_id, workspace, "series")
     check_if_match(if_match, series)
     changes = body.model_dump(exclude_unset=True)
@@ -411,6 +414,9 @@ def update(
         _set_members(session, workspace, series, body.participants)
     if members is not None or "quorum" in changes:
         _check_quorum(session, workspace, series)
+    if changes.keys() & {"participants", "quorum", "duration_minutes", "replan"} or members:
+        people = [m.participant_id for m in schedules.members_of(session, series.id)]
+        replan_affected(session, workspace, people, "the series changed", now, only=series.id)
     return _public(session, series, response)
 
 

@@ -20,10 +20,12 @@ def replan_affected(
     participant_ids: Iterable[uuid.UUID],
     cause: str,
     now: datetime,
+    only: uuid.UUID | None = None,
 ) -> list[str]:
     """Re-schedule each ``auto`` series of these participants that now has an infeasible
     stored future occurrence. Every occurrence that moves or is cancelled gets the notice
-    ``Re-planned: <cause>.`` Returns one sentence per series re-scheduled."""
+    ``Re-planned: <cause>.`` Returns one sentence per series re-scheduled. ``only``: that
+    series alone (a change to the series itself)."""
     ids = list(dict.fromkeys(participant_ids))
     if not ids:
         return []
@@ -36,6 +38,8 @@ def replan_affected(
     for series_id in sorted(series_ids, key=str):
         series = session.get(Series, series_id)
         if series is None or series.workspace_id != workspace.id or series.replan != "auto":
+            continue
+        if only is not None and series.id != only:
             continue
         ctx = schedules.load_context(session, workspace, series)
         past = schedules.history(session, series.id, now)

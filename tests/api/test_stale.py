@@ -140,3 +140,21 @@ def test_replan_auto_reschedules_in_the_same_write_and_says_why(
         if occ["id"] in stored:
             assert occ["start"] == occ["date"] + "T16:00:00Z"  # 11:00 in New York
             assert "Re-planned: Ana's availability changed." in occ["notices"]
+
+
+def test_replan_auto_follows_a_change_to_the_series_itself(
+    api: Client, setup: dict[str, Any]
+) -> None:
+    series = setup["series"]
+    url = f"/v1/series/{series['id']}"
+    assert api.patch(url, json={"replan": "auto"}).status_code == 200
+    before = {o["id"]: o for o in _occurrences(api, series)}
+    # Twelve hours from 09:00 New York run four hours past Ana's day: every stored
+    # occurrence is now infeasible, and the series is re-planned in the same request.
+    r = api.patch(url, json={"duration_minutes": 720})
+    assert r.status_code == 200, r.text
+    assert api.get(url).json()["stale"] is False
+    for occ in _occurrences(api, series):
+        assert (occ["start"], occ["status"]) != (before[occ["id"]]["start"], "scheduled")
+        assert "Re-planned: the series changed." in occ["notices"]
+        assert occ["sequence"] == before[occ["id"]]["sequence"] + 1
