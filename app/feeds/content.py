@@ -26,7 +26,7 @@ from app.db.models import (
     Workspace,
 )
 from app.db.schedules import SeriesContext, load_context
-from app.feeds.render import FeedCalendar, FeedEvent
+from app.feeds.render import OWN_UID_SUFFIX, FeedCalendar, FeedEvent
 from app.scheduling.model import zone
 from app.scheduling.wording import NOBODY_PAYS, day_label, hard_turn, hours, local_range
 from app.serving.lru import Lru
@@ -376,7 +376,7 @@ def _series_events(
         location = series.location
         events.append(
             FeedEvent(
-                uid=f"{occ.id}@meeting-scheduler",
+                uid=f"{occ.id}{OWN_UID_SUFFIX}",
                 start=occ.start,
                 end=occ.end,
                 sequence=occ.sequence,

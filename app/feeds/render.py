@@ -65,6 +65,11 @@ _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\ud
 _HTTP_URL = re.compile(r"https?://[!-~]+", re.IGNORECASE)  # printable ASCII, no spaces
 
 
+# Every UID this service writes (feeds, invitations) ends so: a person's calendar that holds
+# our own meetings does not count them as busy (app.calendars.ics).
+OWN_UID_SUFFIX = "@meeting-scheduler"
+
+
 @dataclass(frozen=True)
 class FeedEvent:
     """One occurrence as a feed shows it; ``start``/``end`` are aware datetimes (any zone).
