@@ -5,7 +5,8 @@ one of the person's working windows costs 0 and every minute outside costs ``1 +
 ``d`` being the distance to the nearest window: ``a - (t+1)`` to a window starting at ``a``
 after ``t``, ``t - b`` to a window that ended at ``b`` before. A minute with
 ``d >= max_stretch_minutes`` makes the person infeasible, and so does any minute on a local
-date that is a public holiday or time off. The burden is the integer sum ("weighted
+date that is a public holiday or time off, or inside one of their busy times (their own
+calendar, minute by minute). The burden is the integer sum ("weighted
 minutes"). For someone working 09:00–17:00 (default stretch 180):
 
 =============  ======  ============================================
@@ -45,6 +46,7 @@ from app.scheduling.clock import Minutes, require_aware, utc_minute
 from app.scheduling.limits import DURATION_NOT_WHOLE_REFUSAL
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.windows import (
+    BUSY,
     WorkingTimeline,
     merge_intervals,
     timeline_dates,
@@ -53,7 +55,7 @@ from app.scheduling.windows import (
 
 INFEASIBLE = -1
 NO_WORKING_HOURS = "has no working hours"
-_FEASIBLE, _NO_HOURS, _UNAVAILABLE, _TOO_FAR = 0, 1, 2, 3
+_FEASIBLE, _NO_HOURS, _UNAVAILABLE, _TOO_FAR, _BUSY = 0, 1, 2, 3, 4
 _TABLE_LIMIT = 1 << 14
 
 
@@ -219,12 +221,13 @@ def profile_key(person: Person) -> tuple[object, ...]:
         person.holiday_subdivision,
         person.time_off,
         person.max_stretch_minutes,
+        person.busy,
     )
 
 
-def _timeline_key(person: Person, first: date, last: date) -> tuple[object, ...]:
-    """What a person's timeline over the dates ``[first, last]`` depends on: their stretch
-    does not, nor does time off outside those dates."""
+def _timeline_key(person: Person, first: date, last: date, lo: int, hi: int) -> tuple[object, ...]:
+    """What a person's timeline over the dates ``[first, last]`` (UTC minutes ``[lo, hi)``)
+    depends on: their stretch does not, nor does time off outside those dates."""
     away = tuple((a, b) for a, b in person.time_off if a <= last and b >= first)
     return (
         person.timezone,
@@ -232,6 +235,7 @@ def _timeline_key(person: Person, first: date, last: date) -> tuple[object, ...]
         person.holiday_country,
         person.holiday_subdivision,
         away,
+        person.busy.key(lo, hi),
     )
 
 
@@ -251,6 +255,8 @@ class _Row:
             return NO_WORKING_HOURS
         if code == _UNAVAILABLE and self.timeline is not None:
             return self.timeline.off_reasons[int(self.timeline.off_days[self.away[i]])]
+        if code == _BUSY:
+            return BUSY
         return _stretch_reason(self.stretch) if code == _TOO_FAR else None
 
 
@@ -276,6 +282,12 @@ def _person_row(
     if len(reach_starts):
         k = _count_at_or_before(reach_starts, starts) - 1
         status[(k >= 0) & (reach_ends[np.maximum(k, 0)] >= ends)] = _FEASIBLE
+    # Busy: the first busy time ending after s starts before s + duration. Holidays and
+    # time off (below) give their reason instead when both apply.
+    if len(timeline.busy_starts):
+        last = len(timeline.busy_starts) - 1
+        idx = _count_at_or_before(timeline.busy_ends, starts)
+        status[(idx <= last) & (timeline.busy_starts[np.minimum(idx, last)] < ends)] = _BUSY
     # Unavailable: the first stretch ending after s starts before s + duration.
     away = np.full(n, -1, dtype=np.int64)
     if len(timeline.off_starts):
@@ -351,7 +363,7 @@ def burden_matrix(
     rows: dict[tuple[object, ...], _Row] = {}
     person_rows: list[_Row] = []
     for p, person in enumerate(people):
-        t_key = _timeline_key(person, first, last)
+        t_key = _timeline_key(person, first, last, t_lo, t_hi)
         key = (t_key, person.max_stretch_minutes)
         row = rows.get(key)
         if row is None:

@@ -6,13 +6,17 @@ Plain dataclasses on stdlib types; everything else in ``app.scheduling`` builds 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import numpy as np
+import numpy.typing as npt
 
 from app.scheduling.limits import MAX_WORKING_WINDOWS, TOO_MANY_WORKING_WINDOWS
 
@@ -66,6 +70,68 @@ class WeeklyWindow:
         }
 
 
+class BusyTimes:
+    """When a person's own calendar says they are busy: half-open intervals of UTC minutes
+    (since 1970-01-01T00:00Z), sorted and disjoint; overlapping or touching ones are merged.
+
+    Hashed and compared by a digest of its minutes, so a person with thousands of busy
+    intervals is as cheap a cache key as one with none.
+
+    >>> busy = BusyTimes([(100, 160), (0, 30), (30, 45), (150, 200)])
+    >>> busy.intervals()
+    [(0, 45), (100, 200)]
+    >>> busy == BusyTimes([(0, 45), (100, 200)]), len(busy), bool(BusyTimes(()))
+    (True, 2, False)
+    """
+
+    __slots__ = ("_digest", "ends", "starts")
+
+    def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
+        pairs = np.array(sorted((int(a), int(b)) for a, b in intervals if b > a), dtype=np.int64)
+        starts: npt.NDArray[np.int64] = pairs[:, 0] if len(pairs) else np.zeros(0, np.int64)
+        ends: npt.NDArray[np.int64] = pairs[:, 1] if len(pairs) else np.zeros(0, np.int64)
+        if len(starts):
+            reach = np.maximum.accumulate(ends)
+            opens = np.flatnonzero(np.concatenate(([True], starts[1:] > reach[:-1])))
+            starts, ends = starts[opens], np.maximum.reduceat(ends, opens)
+        starts.flags.writeable = ends.flags.writeable = False
+        self.starts, self.ends = starts, ends
+        self._digest = hashlib.blake2b(starts.tobytes() + ends.tobytes(), digest_size=16).digest()
+
+    @property
+    def digest(self) -> bytes:
+        return self._digest
+
+    def intervals(self) -> list[tuple[int, int]]:
+        return list(zip(self.starts.tolist(), self.ends.tolist(), strict=True))
+
+    def between(self, lo: int, hi: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The intervals that meet UTC minutes ``[lo, hi)`` (unclipped)."""
+        first = int(np.searchsorted(self.ends, lo, side="right"))
+        last = int(np.searchsorted(self.starts, hi, side="left"))
+        return self.starts[first:last], self.ends[first:last]
+
+    def key(self, lo: int, hi: int) -> tuple[int, bytes]:
+        """Equal for two people exactly when their intervals meeting ``[lo, hi)`` are equal
+        (and, to stay cheap, their whole calendars are too)."""
+        return len(self.between(lo, hi)[0]), self._digest
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __hash__(self) -> int:
+        return hash(self._digest)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BusyTimes) and other._digest == self._digest
+
+    def __repr__(self) -> str:
+        return f"BusyTimes({len(self)} intervals)"
+
+
+NOT_BUSY = BusyTimes(())
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """Everything the core needs to know about one participant (effective values)."""
@@ -77,6 +143,7 @@ class Person:
     holiday_subdivision: str | None = None
     time_off: tuple[tuple[date, date], ...] = field(default=())  # inclusive local dates
     max_stretch_minutes: int = 180
+    busy: BusyTimes = NOT_BUSY  # from their own calendars (app.calendars)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from app.scheduling.burden import BurdenMatrix, profile_key
 from app.scheduling.clock import LocalClock, utc_datetime
 from app.scheduling.model import Person, format_hhmm
-from app.scheduling.windows import unavailable_dates
+from app.scheduling.windows import BUSY, unavailable_dates
 from app.scheduling.wording import city, clock_change, join_names
 
 
@@ -92,10 +92,14 @@ def unschedulable_reason(
     span_start = int(burdens.starts[cols.start])
     span_end = int(burdens.starts[cols.stop - 1]) + burdens.duration_minutes
 
-    def away(person: Person) -> dict[date, str]:
+    def away(person: Person) -> tuple[str, ...]:
+        """Why the person is unavailable somewhere in the span: holidays, time off, busy."""
         first = utc_datetime(span_start).astimezone(person.zone).date()
         last = utc_datetime(span_end - 1).astimezone(person.zone).date()
-        return unavailable_dates(person, first, last)
+        reasons = dict.fromkeys(unavailable_dates(person, first, last).values())
+        if len(person.busy.between(span_start, span_end)[0]):
+            reasons[BUSY] = None
+        return tuple(reasons)
 
     groups: dict[tuple[str, str, tuple[str, ...]], list[str]] = {}
     blocked = np.flatnonzero((rows < 0).all(axis=1)).tolist()
@@ -113,7 +117,7 @@ def unschedulable_reason(
             key = profile_key(person)
             if key not in by_profile:  # same profile, same reasons: ask once
                 reasons = burdens.reasons(p, cols)
-                off = set(away(person).values())
+                off = set(away(person))
                 verb = "unavailable" if all(r in off for r in reasons) else "unable to meet"
                 by_profile[key] = (verb, tuple(reasons))
             verb, why_all = by_profile[key]
@@ -126,7 +130,7 @@ def unschedulable_reason(
     sentences = [text + "."]
     for p in np.flatnonzero((everything < 0).any(axis=1)).tolist():
         person = counted[p]
-        off_reasons = tuple(dict.fromkeys(away(person).values()))
+        off_reasons = away(person)
         if off_reasons:
             key2 = (person.timezone, "unavailable part of the day", off_reasons)
             groups.setdefault(key2, []).append(_display(names, person))

@@ -172,6 +172,8 @@ def overlap(people: Sequence[Person], start: datetime, end: datetime) -> list[Ov
             (timeline.ends, -1, 0),
             (timeline.off_starts, 0, 1),
             (timeline.off_ends, 0, -1),
+            (timeline.busy_starts, 0, 1),
+            (timeline.busy_ends, 0, -1),
         ):
             positions.append(edges)
             working.append(np.full(len(edges), work_step, dtype=np.int64))

@@ -14,6 +14,8 @@ Rules (docs/rules.md, "Working hours"):
   evening before a holiday is kept; the burden rules then mark the holiday minutes
   unavailable.
 * Overlapping or touching windows merge into one.
+* Busy times from the person's own calendars (``Person.busy``) leave the windows as they
+  are: only those minutes are unavailable, with the reason :data:`BUSY`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from app.scheduling.model import MINUTES_PER_DAY, InvalidInput, Person
 
 _EMPTY: Minutes = np.zeros(0, dtype=np.int64)
 _EMPTY.flags.writeable = False
+BUSY = "busy (calendar)"
 
 
 def _load_public_holidays(
@@ -117,7 +120,9 @@ class WorkingTimeline:
     Built by :func:`working_timeline` for a UTC range and exact for everything intersecting
     it: ``starts``/``ends`` are the merged windows; ``off_starts``/``off_ends`` are the
     stretches whose local date is a holiday or time off (disjoint, sorted), ``off_days`` the
-    local day number of each and ``off_reasons`` the reason per day number.
+    local day number of each and ``off_reasons`` the reason per day number;
+    ``busy_starts``/``busy_ends`` the person's busy times from their calendars that meet the
+    range (disjoint, sorted; they may overlap the stretches).
     """
 
     starts: Minutes
@@ -126,6 +131,8 @@ class WorkingTimeline:
     off_ends: Minutes
     off_days: Minutes
     off_reasons: dict[int, str]
+    busy_starts: Minutes
+    busy_ends: Minutes
 
 
 def timeline_dates(lo: int, hi: int) -> tuple[date, date]:
@@ -182,7 +189,10 @@ def working_timeline(person: Person, lo: int, hi: int) -> WorkingTimeline:
         off_ends = b[real][order]
         off_days = np.broadcast_to(n, a.shape)[real][order]
     reasons = {day_number(d): why for d, why in away.items()}
-    return WorkingTimeline(starts, ends, off_starts, off_ends, off_days, reasons)
+    busy_starts, busy_ends = person.busy.between(lo, hi)
+    return WorkingTimeline(
+        starts, ends, off_starts, off_ends, off_days, reasons, busy_starts, busy_ends
+    )
 
 
 def _aware_utc(value: datetime, loc: str) -> datetime:

@@ -89,8 +89,13 @@ def merged(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+def is_busy(person: Person, t: int) -> bool:
+    """Minute t is inside one of the person's busy intervals (as given, unmerged)."""
+    return any(a <= t < b for a, b in person.busy.intervals())
+
+
 def burden(person: Person, start: int, duration: int) -> tuple[int | None, str | None]:
-    """(weighted minutes, None) or (None, "none" | "holiday" | "time off" | "far")."""
+    """(weighted minutes, None) or (None, "none" | "holiday" | "time off" | "busy" | "far")."""
     if not person.working_hours:
         return None, "none"
     stretch = person.max_stretch_minutes
@@ -101,6 +106,9 @@ def burden(person: Person, start: int, duration: int) -> tuple[int | None, str |
         why = away.get(local_date(person, t))
         if why:
             return None, why
+    for t in range(start, start + duration):
+        if is_busy(person, t):
+            return None, "busy"
     ws = windows(person, start - stretch - 2 * 1440, start + duration + stretch + 2 * 1440)
     total = 0
     for t in range(start, start + duration):
@@ -127,7 +135,7 @@ def shared_minutes(people: list[Person], lo: int, hi: int) -> list[tuple[int, in
     runs: list[tuple[int, int]] = []
     for t in range(lo, hi):
         ok = all(
-            any(a <= t < b for a, b in ws) and local_date(p, t) not in away
+            any(a <= t < b for a, b in ws) and local_date(p, t) not in away and not is_busy(p, t)
             for p, ws, away in per_person
         )
         if ok:

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from app.scheduling.burden import burden_matrix, burden_minutes
-from app.scheduling.model import WEEKDAYS, Person, format_hhmm, parse_working_hours
+from app.scheduling.model import WEEKDAYS, BusyTimes, Person, format_hhmm, parse_working_hours
 from app.scheduling.search import overlap, search_slots
 from app.scheduling.windows import working_windows
 from tests.scheduling import reference
@@ -82,8 +82,20 @@ def people(draw: st.DrawFn, pid: str = "p") -> Person:
             st.lists(st.tuples(st.integers(-3, 3), st.integers(0, 2)), max_size=1)
         )
     )
+    # Busy times near the same date: single minutes, hours, and ones that touch or overlap.
+    base = reference.to_minute(datetime(near.year, near.month, near.day, tzinfo=UTC))
+    busy = [
+        (base + a, base + a + length)
+        for a, length in draw(
+            st.lists(
+                st.tuples(st.integers(-3 * 1440, 3 * 1440), st.sampled_from([1, 30, 60, 61, 600])),
+                max_size=3,
+            )
+        )
+    ]
     return Person(
         id=pid,
+        busy=BusyTimes(busy),
         timezone=draw(st.sampled_from(ZONES)),
         working_hours=parse_working_hours(draw(weekly_windows())),
         holiday_country=country,
@@ -115,6 +127,8 @@ def test_burden_equals_reference(person: Person, start: int, duration: int) -> N
         assert got.reason is not None and got.reason.startswith("public holiday in ")
     elif why == "time off":
         assert got.reason == "time off"
+    elif why == "busy":
+        assert got.reason == "busy (calendar)"
     elif why == "none":
         assert got.reason == "has no working hours"
     else:
