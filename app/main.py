@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Mount
 
 from app.api import (
+    calendars,
     feeds,
     occurrences,
     opening,
@@ -24,6 +25,7 @@ from app.api import (
 )
 from app.api.fields import RequestDay
 from app.api.read_cache import CachedReads, ReadCache
+from app.db.calendars import CalendarRefresher
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
 from app.db.types import utcnow
@@ -85,7 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         heavy_work.warm()
+        refresher = CalendarRefresher(engine, settings, lambda: runs_on.clock())
+        refresher.start()
         yield
+        await refresher.stop()
         heavy_work.close()
         if listener is not None:
             listener.stop()
@@ -137,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workspaces,
         parties,
         participants,
+        calendars,
         scheduling,
         series,
         opening,

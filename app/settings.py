@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     plan_time_budget_seconds: float = Field(default=2.0, gt=0, le=60)
     # Memory per worker for repeated API reads (app.api.read_cache); 0 turns it off.
     read_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    # Participants' own calendars (app.db.calendars): refreshed in the background this often;
+    # private, loopback and link-local addresses are refused unless allowed (tests, intranets).
+    calendar_refresh_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    calendar_allow_private_addresses: bool = False
+    # How often each worker looks for sources that are due (claimed by a lease: one reads).
+    calendar_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     log_level: str = "INFO"
     # Rate limits (per worker process): bursts, then a steady rate a minute.
     feed_burst: int = Field(default=120, ge=1)

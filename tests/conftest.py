@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, event, text
 from sqlmodel import SQLModel
 
 import app.main as app_main
+from app.calendars import fetch
 from app.db import migrate
 from app.db import models as _models  # noqa: F401  (its tables join SQLModel.metadata: _wipe)
 from app.main import create_app
@@ -67,9 +69,29 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "feed_burst": 100_000,
         "unknown_link_burst": 100_000,
         "auth_failure_burst": 100_000,
+        # Calendar sources in tests are served on loopback (tests/calendars/ics_server.py);
+        # the address rule itself is tested with the default (tests/api/test_calendars.py).
+        "calendar_allow_private_addresses": True,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
+
+
+def _loopback_names_only(host: str) -> list[str]:
+    """Tests resolve no name through DNS (no traffic leaves loopback, not even a query):
+    only ``localhost``, from the hosts file."""
+    if host.lower().rstrip(".") != "localhost":
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return ["127.0.0.1", "::1"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_dns() -> Iterator[None]:
+    """Calendar addresses named by tests (or made up by the fuzzer) never reach a resolver."""
+    real = fetch._system_resolve
+    fetch._system_resolve = _loopback_names_only
+    yield
+    fetch._system_resolve = real
 
 
 @pytest.fixture(scope="session")

@@ -38,8 +38,14 @@ from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import refuse_nulls, touch
 from app.db.content_version import SHOWN_ONLY
 from app.db.current import stale_warnings
-from app.db.models import Participant, Party, TimeOff
-from app.db.people import check_participant_removable, check_slack_user_free, effective, party_in
+from app.db.models import CalendarSource, Participant, Party, TimeOff
+from app.db.people import (
+    check_participant_removable,
+    check_slack_user_free,
+    effective,
+    party_in,
+    reread_calendars,
+)
 from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses, not_found
 from app.scheduling.model import InvalidInput
@@ -238,6 +244,8 @@ def update(
         if changes.keys() - SHOWN_ONLY:  # when they can meet changed
             cause = f"{participant.name}'s availability changed"
             replan_affected(session, workspace, [participant.id], cause, now_of(request))
+        if changes.keys() & {"timezone", "email", "party_id"}:
+            reread_calendars(session, [participant.id], now_of(request))
     return public_participant(participant, party, response)
 
 
@@ -248,6 +256,9 @@ def delete(participant_id: uuid.UUID, workspace: WorkspaceDep, session: SessionD
     # One statement, before the participant: deleting loaded rows let the unit of work order
     # the participant first, the FK cascade then removed them and SQLAlchemy warned.
     session.exec(delete_rows(TimeOff).where(col(TimeOff.participant_id) == participant.id))
+    session.exec(
+        delete_rows(CalendarSource).where(col(CalendarSource.participant_id) == participant.id)
+    )
     session.delete(participant)
     return Response(status_code=204)
 

@@ -31,7 +31,7 @@ from app.api.fields import (
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.db.changes import refuse_nulls, touch
 from app.db.models import Participant, Party
-from app.db.people import check_party_removable
+from app.db.people import check_party_removable, reread_calendars
 from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses
 
@@ -157,6 +157,8 @@ def update(
             ).all()
             cause = f"{party.name}'s hours, zone or holidays changed"
             replan_affected(session, workspace, members, cause, now_of(request))
+            if "timezone" in changes:
+                reread_calendars(session, members, now_of(request))
     return _public(party, response)
 
 

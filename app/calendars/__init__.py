@@ -1,1 +1,4 @@
-"""People's own calendars (ICS and CalDAV) read into busy intervals; see docs/rules.md, "Busy times"."""
+"""People's own calendars (ICS and CalDAV) read into busy intervals.
+
+The rules: docs/rules.md, "Busy times".
+"""

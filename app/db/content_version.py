@@ -10,10 +10,19 @@ from typing import Any
 from sqlalchemy import event, inspect, update
 from sqlmodel import Session, col
 
-from app.db.models import Feed, Occurrence, Participant, Party, Series, TimeOff, Workspace
+from app.db.models import (
+    CalendarSource,
+    Feed,
+    Occurrence,
+    Participant,
+    Party,
+    Series,
+    TimeOff,
+    Workspace,
+)
 from app.feeds import directory
 
-VISIBLE = (Series, Occurrence, Participant, Party, TimeOff)
+VISIBLE = (Series, Occurrence, Participant, Party, TimeOff, CalendarSource)
 
 # The counter of each kind of content (columns of Workspace). A change to a series' members
 # always comes with a write to the series row itself (app.api.series).
@@ -21,6 +30,8 @@ KINDS: dict[type, str] = {
     Party: "party_version",
     Participant: "participant_version",  # availability_version too, see _kinds
     TimeOff: "time_off_version",
+    # Busy times count as time off does (by the minute, not the day); see _kinds.
+    CalendarSource: "time_off_version",
     Series: "series_version",
     Occurrence: "occurrence_version",
 }
@@ -32,6 +43,9 @@ VERSION_COLUMNS = ("content_version", *KINDS.values(), "availability_version")
 UNSEEN_BY_FEEDS: frozenset[str] = frozenset()
 # Participant columns that change how a person is shown, not when they can meet.
 SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "version", "updated_at"})
+# Calendar source columns that change what plans read: its busy times and whether it fails
+# (plans say so). A refresh that finds the same busy times moves nothing.
+CALENDAR_SEEN = frozenset({"busy_digest", "status"})
 
 
 def versions_of(workspace: Workspace) -> dict[str, int]:
@@ -47,6 +61,9 @@ def _kinds(obj: object, whole: bool) -> set[str]:
     or went.
     """
     kind = KINDS[type(obj)]
+    if isinstance(obj, CalendarSource) and not whole:
+        changed = {a.key for a in inspect(obj).attrs if a.history.has_changes()}
+        return {kind} if changed & CALENDAR_SEEN else set()
     if not isinstance(obj, Participant):
         return {kind}
     if whole:
@@ -66,7 +83,9 @@ def _bump_content_version(session: Session, _flush_context: Any) -> None:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, VISIBLE):
             whole = obj in session.new or obj in session.deleted
-            touched.setdefault(obj.workspace_id, set()).update(_kinds(obj, whole))
+            kinds = _kinds(obj, whole)
+            if kinds or not isinstance(obj, CalendarSource):
+                touched.setdefault(obj.workspace_id, set()).update(kinds)
         elif isinstance(obj, Workspace) and obj not in session.new:
             touched.setdefault(obj.id, set())  # its name titles every feed and page
         elif isinstance(obj, Feed) and obj not in session.new:

@@ -120,6 +120,38 @@ class TimeOff(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class CalendarSource(SQLModel, table=True):
+    """A participant's own calendar, read for busy times (app.db.calendars). Only the busy
+    intervals are kept, never what the events are; a CalDAV password only sealed."""
+
+    __tablename__ = "calendar_source"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    participant_id: uuid.UUID = _fk("participant.id")
+    kind: str = Field(max_length=8)  # "ics" or "caldav"
+    url: str = Field(max_length=2000)
+    username: str | None = Field(default=None, max_length=320)
+    password_sealed: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default="pending", max_length=8)  # "ok", "error" or "pending"
+    last_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # last success
+    last_error: str | None = Field(default=None, max_length=1000)
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Conditional fetches of an ICS address, and what its busy times were read as (the zone
+    # and email they were read in: a change of either reads the calendar afresh).
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    read_as: str = Field(default="", max_length=400)
+    # [[start, end], ...] in UTC minutes since 1970 (app.scheduling.model.BusyTimes).
+    busy: list[list[int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    busy_digest: str = Field(default="", max_length=64)
+    # Background refresh: due at next_sync_at; a worker holds a source until lease_until.
+    next_sync_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+
+
 class Series(Versioned, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     workspace_id: uuid.UUID = _fk("workspace.id")

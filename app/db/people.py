@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from app.db.models import Participant, Party, SeriesParticipant, TimeOff, Workspace
+from app.db.models import (
+    CalendarSource,
+    Participant,
+    Party,
+    SeriesParticipant,
+    TimeOff,
+    Workspace,
+)
 from app.errors import AppError, invalid
-from app.scheduling.model import Person, parse_working_hours
+from app.scheduling.model import NOT_BUSY, BusyTimes, Person, parse_working_hours
 
 
 def effective(participant: Participant, party: Party) -> dict[str, Any]:
@@ -32,7 +41,12 @@ def effective(participant: Participant, party: Party) -> dict[str, Any]:
     }
 
 
-def to_person(participant: Participant, party: Party, time_off: Sequence[TimeOff]) -> Person:
+def to_person(
+    participant: Participant,
+    party: Party,
+    time_off: Sequence[TimeOff],
+    busy: BusyTimes = NOT_BUSY,
+) -> Person:
     values = effective(participant, party)
     return Person(
         id=str(participant.id),
@@ -42,6 +56,7 @@ def to_person(participant: Participant, party: Party, time_off: Sequence[TimeOff
         holiday_subdivision=values["effective_holiday_subdivision"],
         time_off=tuple(sorted((t.start_date, t.end_date) for t in time_off)),
         max_stretch_minutes=participant.max_stretch_minutes,
+        busy=busy,
     )
 
 
@@ -62,9 +77,63 @@ def load_people(
             select(TimeOff).where(col(TimeOff.participant_id).in_(list(found)))
         ):
             offs[off.participant_id].append(off)
-    people = {i: to_person(p, party, offs[i]) for i, (p, party) in found.items()}
+    busy = busy_of(session, list(found))
+    people = {
+        i: to_person(p, party, offs[i], busy.get(i, NOT_BUSY)) for i, (p, party) in found.items()
+    }
     missing = [i for i in wanted if i not in found]
     return people, found, missing
+
+
+def busy_of(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, BusyTimes]:
+    """Each participant's busy times from all their calendar sources (the last good read
+    of each; app.db.calendars)."""
+    found: dict[uuid.UUID, list[tuple[int, int]]] = {}
+    if not ids:
+        return {}
+    for participant_id, busy in session.exec(
+        select(CalendarSource.participant_id, CalendarSource.busy).where(
+            col(CalendarSource.participant_id).in_(list(ids)), CalendarSource.busy_digest != ""
+        )
+    ):
+        found.setdefault(participant_id, []).extend((int(a), int(b)) for a, b in busy)
+    return {pid: BusyTimes(pairs) for pid, pairs in found.items()}
+
+
+def calendar_notices(session: Session, names: Mapping[uuid.UUID, str]) -> list[str]:
+    """One sentence per failing calendar source of these people (by id, with their names),
+    for every plan of theirs."""
+    wanted = list(names)
+    if not wanted:
+        return []
+    rows = session.exec(
+        select(CalendarSource.participant_id, CalendarSource.failing_since)
+        .where(col(CalendarSource.participant_id).in_(wanted), CalendarSource.status == "error")
+        .order_by(col(CalendarSource.failing_since))
+    ).all()
+    said: list[str] = []
+    for participant_id, since in rows:
+        when = "" if since is None else f" since {since:%H:%M} UTC on {since:%d %b %Y}"
+        sentence = (
+            f"{names.get(participant_id, 'A participant')}'s calendar could not be read{when}; "
+            "busy times may be out of date."
+        )
+        if sentence not in said:
+            said.append(sentence)
+    return said
+
+
+def reread_calendars(session: Session, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    """Their calendars are due now: all-day and floating times are read in the owner's zone,
+    and declines matched by their email, so a change of either reads them afresh (the next
+    background round does it; app.db.calendars)."""
+    if ids:
+        session.execute(
+            update(CalendarSource)
+            .where(col(CalendarSource.participant_id).in_(list(ids)))
+            .values(next_sync_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def party_in(session: Session, workspace: Workspace, party_id: uuid.UUID) -> Party:

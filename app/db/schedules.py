@@ -27,7 +27,7 @@ from app.db.models import (
     SeriesParticipant,
     Workspace,
 )
-from app.db.people import load_people
+from app.db.people import calendar_notices, load_people
 from app.db.types import utcnow
 from app.errors import AppError
 from app.scheduling.clock import utc_datetime, utc_minute_ceil
@@ -50,6 +50,8 @@ class SeriesContext:
     members: list[SeriesParticipant]
     people: dict[uuid.UUID, Person]
     rows: dict[uuid.UUID, tuple[Participant, Party]]
+    # Members' calendars that could not be read lately: every plan says so.
+    calendar_notices: list[str] = field(default_factory=list)
 
     def party_of(self, participant_id: str | uuid.UUID) -> uuid.UUID:
         return self.rows[uuid.UUID(str(participant_id))][1].id
@@ -130,7 +132,8 @@ def members_of(session: Session, series_id: uuid.UUID) -> list[SeriesParticipant
 def load_context(session: Session, workspace: Workspace, series: Series) -> SeriesContext:
     members = members_of(session, series.id)
     people, rows, _ = load_people(session, workspace, [m.participant_id for m in members])
-    return SeriesContext(series, members, people, rows)
+    names = {pid: participant.name for pid, (participant, _) in rows.items()}
+    return SeriesContext(series, members, people, rows, calendar_notices(session, names))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from app.db.current import Current, current_figures
 from app.db.models import (
+    CalendarSource,
     Feed,
     Occurrence,
     Participant,
@@ -193,6 +194,28 @@ def load_view(session: Session, workspace: Workspace) -> WorkspaceView:
     ):
         if series_id in parts:
             parts[series_id].append(f"off\x1f{participant_id}\x1f{first}\x1f{last}")
+    # ...and their busy times, by digest (app.db.calendars).
+    for series_id, participant_id, digest in session.execute(
+        sa_select(
+            col(SeriesParticipant.series_id),
+            col(CalendarSource.participant_id),
+            col(CalendarSource.busy_digest),
+        )
+        .join(
+            CalendarSource,
+            col(CalendarSource.participant_id) == col(SeriesParticipant.participant_id),
+        )
+        .where(
+            col(CalendarSource.workspace_id) == workspace.id, col(CalendarSource.busy_digest) != ""
+        )
+        .order_by(
+            col(SeriesParticipant.series_id),
+            col(CalendarSource.participant_id),
+            col(CalendarSource.busy_digest),
+        )
+    ):
+        if series_id in parts:
+            parts[series_id].append(f"busy\x1f{participant_id}\x1f{digest}")
     series = {
         i: SeriesFacts(
             _digest(parts[i]), tuple(stamps[i]), frozenset(people[i]), frozenset(parties[i])

@@ -87,9 +87,12 @@ class BusyTimes:
     __slots__ = ("_digest", "ends", "starts")
 
     def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
-        pairs = np.array(sorted((int(a), int(b)) for a, b in intervals if b > a), dtype=np.int64)
-        starts: npt.NDArray[np.int64] = pairs[:, 0] if len(pairs) else np.zeros(0, np.int64)
-        ends: npt.NDArray[np.int64] = pairs[:, 1] if len(pairs) else np.zeros(0, np.int64)
+        given = intervals if isinstance(intervals, list | tuple) else list(intervals)
+        pairs = np.array(given, dtype=np.int64).reshape(-1, 2)
+        pairs = pairs[pairs[:, 1] > pairs[:, 0]]
+        pairs = pairs[np.argsort(pairs[:, 0], kind="stable")]  # merging below needs no more
+        starts: npt.NDArray[np.int64] = np.ascontiguousarray(pairs[:, 0])
+        ends: npt.NDArray[np.int64] = np.ascontiguousarray(pairs[:, 1])
         if len(starts):
             reach = np.maximum.accumulate(ends)
             opens = np.flatnonzero(np.concatenate(([True], starts[1:] > reach[:-1])))

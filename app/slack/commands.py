@@ -493,6 +493,8 @@ def render_plan(
         )
     if skipped:
         reply.context("Skipped dates: " + "; ".join(skipped[:PLAN_SHOWN]))
+    for notice in ctx.calendar_notices:  # a member's calendar that could not be read
+        reply.context(escape(notice))
     return reply
 
 

@@ -92,6 +92,11 @@ class SkippedPastOut(BaseModel):
 class PlanOut(BaseModel):
     series_id: uuid.UUID
     policy: Policy
+    notices: list[str] = Field(
+        default=[],
+        description="About the plan's inputs as a whole, e.g. a member's calendar that could "
+        "not be read lately (its last good busy times were used).",
+    )
     occurrences: list[PlannedOccurrenceOut]
     unschedulable: list[UnschedulableOut]
     burden: list[BurdenOut]
@@ -122,6 +127,7 @@ class PlanFrame:
     series_id: uuid.UUID
     parties: dict[str, uuid.UUID]  # participant id -> party id
     names: dict[str, str]  # participant id -> display name
+    notices: tuple[str, ...] = ()  # about the inputs: calendars that could not be read
 
     @classmethod
     def of(cls, ctx: SeriesContext) -> PlanFrame:
@@ -129,6 +135,7 @@ class PlanFrame:
             series_id=ctx.series.id,
             parties={str(pid): party.id for pid, (_, party) in ctx.rows.items()},
             names={str(pid): row.name for pid, (row, _) in ctx.rows.items()},
+            notices=tuple(ctx.calendar_notices),
         )
 
 
@@ -190,6 +197,7 @@ def plan_out(
     return PlanOut(
         series_id=frame.series_id,
         policy=plan.policy,
+        notices=list(frame.notices),
         occurrences=occurrences,
         unschedulable=[UnschedulableOut(date=u.date, reason=u.reason) for u in plan.unschedulable],
         burden=burden,

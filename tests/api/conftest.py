@@ -48,12 +48,14 @@ class World:
     participant: dict[str, Any]
     time_off: dict[str, Any]
     key: dict[str, Any]
+    calendar: str
 
     def ids(self) -> dict[str, str]:
         return {
             "party": self.party["id"],
             "participant": self.participant["id"],
             "time_off": self.time_off["id"],
+            "calendar": self.calendar,
             "key": self.key["id"],
         }
 
@@ -75,7 +77,13 @@ def populate(api: Client) -> World:
     assert r.status_code == 201, r.text
     key = api.post("/v1/workspace/api-keys")
     assert key.status_code == 201, key.text
-    return World(api, party, participant, r.json(), key.json())
+    # A calendar whose server is down (nothing listens on loopback port 9): stored, failing.
+    calendar = api.post(
+        f"/v1/participants/{participant['id']}/calendars",
+        json={"kind": "ics", "url": "http://127.0.0.1:9/never-answered.ics"},
+    )
+    assert calendar.status_code == 201, calendar.text
+    return World(api, party, participant, r.json(), key.json(), calendar.json()["id"])
 
 
 @pytest.fixture

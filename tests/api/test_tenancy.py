@@ -13,6 +13,7 @@ from tests.api.conftest import World, error_of, populate, snapshot
 from tests.conftest import Client, counting_rows, make_participant, make_party, new_workspace
 
 TIME_OFF = {"start_date": "2027-01-04", "end_date": "2027-01-05"}
+CALENDAR = "http://127.0.0.1:9/never-answered.ics"
 
 # Every route that addresses one object, with a body that would be valid for the owner.
 OBJECT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
@@ -25,6 +26,11 @@ OBJECT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/participants/{participant}/time-off", None),
     ("POST", "/v1/participants/{participant}/time-off", TIME_OFF),
     ("DELETE", "/v1/participants/{participant}/time-off/{time_off}", None),
+    ("GET", "/v1/participants/{participant}/calendars", None),
+    # Nothing listens on loopback port 9: the owner's calendar is stored, failing.
+    ("POST", "/v1/participants/{participant}/calendars", {"kind": "ics", "url": CALENDAR}),
+    ("POST", "/v1/participants/{participant}/calendars/{calendar}/sync", None),
+    ("DELETE", "/v1/participants/{participant}/calendars/{calendar}", None),
     ("DELETE", "/v1/workspace/api-keys/{key}", None),
 ]
 
@@ -72,6 +78,7 @@ def test_route_tables_cover_every_v1_route(app: FastAPI) -> None:
         "party_id": "party",
         "participant_id": "participant",
         "time_off_id": "time_off",
+        "calendar_id": "calendar",
         "key_id": "key",
     }
     for old, new in names.items():
@@ -227,7 +234,7 @@ def test_auth_is_checked_before_the_body_and_path(
     client: Client, engine: Engine, method: str, path: str, body: dict[str, Any] | None
 ) -> None:
     # An unauthenticated caller learns nothing about validation, not even of the path.
-    bogus = {"party": "x", "participant": "y", "time_off": "z", "key": "k"}
+    bogus = {"party": "x", "participant": "y", "time_off": "z", "key": "k", "calendar": "c"}
     with counting_rows(engine):
         r = client.request(
             method,

@@ -26,6 +26,9 @@ def created(r: Any) -> dict[str, Any]:
     return body
 
 
+CALENDAR_URL = "http://127.0.0.1:9/never-answered.ics"
+
+
 @dataclass
 class World:
     """One workspace with a party, people, time off, a scheduled series, a feed and a share
@@ -75,6 +78,14 @@ class World:
     def make_series(self) -> str:
         return str(created(self.api.post("/v1/series", json=self.series_body()))["id"])
 
+    def make_calendar(self) -> str:
+        # Nothing listens on loopback port 9: stored at once, failing (status "error").
+        r = self.api.post(
+            f"/v1/participants/{self.ids['participant_id']}/calendars",
+            json={"kind": "ics", "url": CALENDAR_URL},
+        )
+        return str(created(r)["id"])
+
     def make_key(self) -> str:
         return str(created(self.api.post("/v1/workspace/api-keys"))["id"])
 
@@ -99,6 +110,8 @@ class World:
             self.ids["share_id"], self.ids["share_token"] = self.make_share()
         elif name == "time_off_id":
             self.ids[name] = self.make_time_off()
+        elif name == "calendar_id":
+            self.ids[name] = self.make_calendar()
         elif name == "series_id":
             self.ids[name] = self.make_series()
             created(self.api.post(f"/v1/series/{self.ids[name]}/schedule"))
@@ -133,6 +146,7 @@ def build_world(api: Client) -> World:
     world.spares["empty_party"] = world.make_party()
     world.spares["free_participant"] = world.make_participant()
     world.ids["time_off_id"] = world.make_time_off()
+    world.ids["calendar_id"] = world.make_calendar()
     world.ids["key_id"] = world.make_key()
     world.replenish("series_id")
     world.ids["feed_id"], world.ids["feed_token"] = world.make_feed()

@@ -40,7 +40,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from app.main import create_app
 from tests.conftest import ADMIN_TOKEN, SLACK_SECRET, make_settings
-from tests.hostile.conftest import SLACK_USER, TEAM, World, coin
+from tests.hostile.conftest import CALENDAR_URL, SLACK_USER, TEAM, World, coin
 
 # One generated request, of any operation in the schema.
 Case: TypeAlias = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
@@ -211,6 +211,7 @@ def _plausible(values: dict[str, Any], world: World) -> None:
         values["until"] = None
     _plausible_target(values, world)
     _plausible_times(values)
+    _plausible_calendar(values)
 
 
 FEED_TARGETS = {"participant": "participant_id", "party": "party_id", "series": "series_id"}
@@ -223,6 +224,19 @@ def _plausible_target(values: dict[str, Any], world: World) -> None:
         values["target_id"] = world.ids[FEED_TARGETS[scope]]
     elif scope == "workspace" and "target_id" in values:
         values["target_id"] = None
+
+
+def _plausible_calendar(values: dict[str, Any]) -> None:
+    """A calendar source the server can store without leaving loopback (it fails to read)."""
+    if "kind" in values and "url" in values:
+        values["kind"] = _pick(("ics", "caldav"), values["kind"])
+        values["url"] = CALENDAR_URL
+        if values["kind"] == "ics":
+            values.pop("username", None)
+            values.pop("password", None)
+        elif ("username" in values) != ("password" in values):
+            values.setdefault("username", "fuzzed")
+            values.setdefault("password", "fuzzed")
 
 
 def _plausible_times(values: dict[str, Any]) -> None:

@@ -556,3 +556,19 @@ def test_team_of_another_workspace_sees_nothing_here(client: Client, demo: Demo)
     assert r.status_code == 201, r.text
     reply = reply_of(slash(client, f"balance {demo.ops['id']}", team_id="TOTHER"))
     assert "No series matches" in reply["text"] and "Weekly" not in reply["text"]
+
+
+def test_plan_says_when_a_members_calendar_cannot_be_read(
+    client: Client, demo: Demo, response_url: ResponseCatcher
+) -> None:
+    # Nothing listens on loopback port 9: the calendar is stored and failing.
+    maria = demo.people["maria"]["id"]
+    r = demo.api.post(
+        f"/v1/participants/{maria}/calendars",
+        json={"kind": "ics", "url": "http://127.0.0.1:9/maria.ics"},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "error", r.text
+    reply_of(slash(client, "plan weekly op", response_url=response_url.url))
+    [posted] = response_url.wait_for(1)
+    assert "Maria Santos's calendar could not be read since " in mrkdwn(posted)
+    assert "busy times may be out of date." in mrkdwn(posted)
