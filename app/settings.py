@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     calendar_allow_private_addresses: bool = False
     # How often each worker looks for sources that are due (claimed by a lease: one reads).
     calendar_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Invitations by email (app.db.invitations): the SMTP relay, the sender, how long
+    # changes are gathered into one message per member, and how often dispatchers look.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    mail_from: str = "Meeting scheduler <scheduler@localhost>"
+    mail_coalesce_seconds: float = Field(default=60.0, ge=0, le=3600)
+    mail_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     log_level: str = "INFO"
     # Rate limits (per worker process): bursts, then a steady rate a minute.
     feed_burst: int = Field(default=120, ge=1)
@@ -59,7 +69,9 @@ class Settings(BaseSettings):
     auth_failure_burst: int = Field(default=20, ge=1)
     auth_failure_per_minute: float = Field(default=10, ge=0)
 
-    @field_validator("admin_token", "slack_signing_secret", "secret_key", mode="before")
+    @field_validator(
+        "admin_token", "slack_signing_secret", "secret_key", "smtp_password", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -178,6 +178,15 @@ class Series(Versioned, table=True):
     opening_balance: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # Invitations by email (app.db.invitations): the SEQUENCE of the series' iCalendar
+    # object, and a digest of what the invitation shows, so a change that moves nothing in
+    # anyone's calendar sends nothing. rsvp_epoch: bumping it revokes every RSVP link.
+    send_invitations: bool = Field(default=False)
+    organizer_email: str | None = Field(default=None, max_length=320)
+    reminder_minutes: int | None = Field(default=15)
+    invitation_sequence: int = _counter()
+    invitation_digest: str = Field(default="", max_length=64)
+    rsvp_epoch: int = _counter()
 
 
 class SeriesParticipant(SQLModel, table=True):
@@ -193,6 +202,10 @@ class SeriesParticipant(SQLModel, table=True):
     )
     # "required", "quorum" (counted when they can attend, see Series.quorum) or "optional".
     attendance: str = Field(default="required", max_length=8)
+    # Their answer to the series' invitation ("accepted", "declined", "proposed"), and
+    # whether they stopped its invitations (one-click unsubscribe).
+    response: str | None = Field(default=None, max_length=8)
+    unsubscribed: bool = Field(default=False)
 
     @property
     def required(self) -> bool:
@@ -232,6 +245,9 @@ class Occurrence(SQLModel, table=True):
     held: bool = Field(default=True)
     # Members who did not attend a past occurrence (their burden of it counts nowhere).
     not_attended: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Answers to this occurrence's RSVP links: participant_id -> "accepted" | "declined" |
+    # "proposed" (a quorum member's decline makes them absent).
+    responses: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
     def counts_for(self, participant_id: str) -> bool:
         """Whether this occurrence's burden of ``participant_id`` counts (ledger, fairness)."""
@@ -239,6 +255,38 @@ class Occurrence(SQLModel, table=True):
 
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class Delivery(SQLModel, table=True):
+    """One message to send (a transactional outbox row, app.db.invitations): written in the
+    transaction of the change that causes it, sent by exactly one dispatcher. The message is
+    rendered when sent, from the series as it then stands; ``snapshot`` keeps what a CANCEL
+    needs after the series or the member is gone."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    series_id: uuid.UUID = Field(index=True)  # no foreign key: a deleted series is cancelled
+    participant_id: uuid.UUID | None = Field(default=None, index=True)
+    recipient: str = Field(max_length=320)
+    method: str = Field(max_length=8)  # "REQUEST" or "CANCEL"
+    only_date: date | None = None  # a CANCEL of one occurrence (its RECURRENCE-ID)
+    sequence: int = Field(default=0)
+    status: str = Field(default="pending", max_length=8)  # "pending", "sent" or "failed"
+    attempts: int = _counter()
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+    @property
+    def message_id(self) -> str:
+        """Stable across retries: a receiver drops a duplicate sent after a crash."""
+        return f"<delivery-{self.id}@meeting-scheduler>"
 
 
 class Feed(SQLModel, table=True):
