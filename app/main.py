@@ -13,6 +13,7 @@ from starlette.routing import Mount
 from app.api import (
     calendars,
     feeds,
+    invitations,
     occurrences,
     opening,
     ops,
@@ -33,6 +34,7 @@ from app.errors import AUTHENTICATED, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
 from app.feeds.directory import ChangeListener, FeedDirectory, SqliteWatch
 from app.feeds.routes import FeedCaches, FeedPolls
+from app.invitations import routes as invitation_routes
 from app.secret_box import secret_box
 from app.services import Services
 from app.serving.admission import ArrivalOrder
@@ -148,11 +150,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         opening,
         occurrences,
         feeds,
+        invitations,
     ):
         app.include_router(module.router)
     app.include_router(shares.router, responses={**AUTHENTICATED, **error_responses(404, 422)})
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
+    app.include_router(invitation_routes.router, responses=error_responses(404, 409, 429))
     app.add_middleware(RequestDay, services=runs_on)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(CachedReads, services=runs_on)

@@ -57,3 +57,10 @@ def _box(key: str | None) -> SecretBox:
         )
         return SecretBox(_DEVELOPMENT_KEY)
     return SecretBox(key.encode("ascii"))
+
+
+def signing_key(settings: Settings) -> bytes:
+    """Bytes to derive signing keys from (invitation links): the secret key itself, or the
+    development key when unset (as for sealing)."""
+    key = settings.secret_key
+    return _DEVELOPMENT_KEY if key is None else key.get_secret_value().encode("ascii")

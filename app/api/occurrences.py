@@ -21,13 +21,14 @@ from app.api.deps import (
     retry_lost_race,
 )
 from app.api.fields import Flag, Instant
-from app.db import schedules
+from app.db import invitations, schedules
 from app.db.changes import touch
 from app.db.models import Occurrence, Series
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes, forced_burden
 from app.scheduling.limits import MAX_PARTICIPANTS
 from app.scheduling.model import zone
+from app.services import services
 from app.views.plans import OccurrenceOut, occurrence_out
 
 router = APIRouter(prefix="/v1/occurrences", tags=["series"], responses=AUTHENTICATED)
@@ -207,6 +208,12 @@ def update(
         # planned before this change no longer claims it, one in progress is waited for.
         schedules.hold_schedule(session, series)
         touch(session, occ, changes)  # sequence + 1, or LostRace
+        # A cancel and nothing else goes out as a CANCEL of that occurrence alone.
+        cancelled = [occ.date] if set(changes) - {"notices"} == {"status"} else []
+        if changes.get("status") != "cancelled":
+            cancelled = []
+        settings = services(request.app).settings
+        invitations.series_changed(session, workspace, series, now, settings, cancelled)
     response.headers["ETag"] = etag_of(occ)
     return occurrence_out(occ, ctx)
 
@@ -341,6 +348,7 @@ def swap(
     schedules.hold_schedule(session, series)
     for occ, changes in moves:
         touch(session, occ, changes)
+    invitations.series_changed(session, workspace, series, now, services(request.app).settings)
     after, _ = schedules.ledger(ctx, rows, now)
     pids = sorted(set(before_totals) | set(after), key=lambda pid: (ctx.name_of(pid), pid))
     return SwapOut(

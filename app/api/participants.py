@@ -49,6 +49,7 @@ from app.db.people import (
 from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses, not_found
 from app.scheduling.model import InvalidInput
+from app.services import services
 
 router = APIRouter(prefix="/v1/participants", tags=["participants"], responses=AUTHENTICATED)
 
@@ -243,7 +244,8 @@ def update(
         touch(session, participant, changes)
         if changes.keys() - SHOWN_ONLY:  # when they can meet changed
             cause = f"{participant.name}'s availability changed"
-            replan_affected(session, workspace, [participant.id], cause, now_of(request))
+            settings = services(request.app).settings
+            replan_affected(session, workspace, [participant.id], cause, now_of(request), settings)
         if changes.keys() & {"timezone", "email", "party_id"}:
             reread_calendars(session, [participant.id], now_of(request))
     return public_participant(participant, party, response)
@@ -290,7 +292,8 @@ def add_time_off(
         session, workspace, participant.id, off.start_date, off.end_date, now
     )
     cause = f"{participant.name} has time off from {off.start_date} to {off.end_date}"
-    answer.warnings += replan_affected(session, workspace, [participant.id], cause, now)
+    settings = services(request.app).settings
+    answer.warnings += replan_affected(session, workspace, [participant.id], cause, now, settings)
     return answer
 
 

@@ -34,6 +34,7 @@ from app.db.models import Participant, Party
 from app.db.people import check_party_removable, reread_calendars
 from app.db.replan import replan_affected
 from app.errors import AUTHENTICATED, error_responses
+from app.services import services
 
 router = APIRouter(prefix="/v1/parties", tags=["parties"], responses=AUTHENTICATED)
 
@@ -156,7 +157,8 @@ def update(
                 select(Participant.id).where(Participant.party_id == party.id)
             ).all()
             cause = f"{party.name}'s hours, zone or holidays changed"
-            replan_affected(session, workspace, members, cause, now_of(request))
+            settings = services(request.app).settings
+            replan_affected(session, workspace, members, cause, now_of(request), settings)
             if "timezone" in changes:
                 reread_calendars(session, members, now_of(request))
     return _public(party, response)

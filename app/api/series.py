@@ -15,6 +15,7 @@ from app.api.deps import (
     NowDep,
     OwnedSeries,
     SessionDep,
+    SettingsDep,
     WorkspaceDep,
     check_if_match,
     etag_of,
@@ -24,6 +25,7 @@ from app.api.deps import (
 )
 from app.api.fields import (
     Day,
+    Email,
     Flag,
     Instant,
     Location,
@@ -37,7 +39,7 @@ from app.api.fields import (
 )
 from app.api.pagination import CursorQuery, LimitQuery, Page, paginate
 from app.api.read_cache import valid_until
-from app.db import schedules
+from app.db import invitations, schedules
 from app.db.changes import refuse_nulls, touch
 from app.db.current import current_figures
 from app.db.models import Occurrence, Series, SeriesParticipant, Workspace
@@ -88,6 +90,11 @@ Recurrence = Annotated[
 
 Attendance = Literal["required", "quorum", "optional"]
 Replan = Literal["manual", "auto"]
+ReminderMinutes = Annotated[
+    int,
+    Whole,
+    Field(ge=0, le=7 * 24 * 60, description="Minutes before each occurrence; null: none."),
+]
 
 
 class SeriesMember(BaseModel):
@@ -179,6 +186,9 @@ class SeriesCreate(BaseModel):
     participants: Members
     quorum: QuorumRules = []
     replan: Replan = "manual"
+    send_invitations: Flag = False
+    organizer_email: Email | None = None
+    reminder_minutes: ReminderMinutes | None = 15
 
     @model_validator(mode="after")
     def _shape(self) -> SeriesCreate:
@@ -202,6 +212,9 @@ class SeriesUpdate(BaseModel):
     participants: Members | None = None
     quorum: QuorumRules | None = None
     replan: Replan | None = None
+    send_invitations: Flag | None = None
+    organizer_email: Email | None = None
+    reminder_minutes: ReminderMinutes | None = None
 
 
 class StaleOut(BaseModel):
@@ -225,6 +238,9 @@ class SeriesPublic(BaseModel):
     participants: list[MemberOut]
     quorum: list[QuorumRule]
     replan: Replan
+    send_invitations: bool = False
+    organizer_email: str | None = None
+    reminder_minutes: int | None = None
     stale: bool | None = Field(
         default=None,
         description="Read alone (GET /v1/series/{id}): whether a stored future occurrence is "
@@ -299,15 +315,20 @@ def _set_members(
             ("participants",),
             f"participant_id {missing[0]} does not name a participant in this workspace.",
         )
+    kept: dict[uuid.UUID, tuple[str | None, bool]] = {}
     for old in schedules.members_of(session, series.id):
+        kept[old.participant_id] = (old.response, old.unsubscribed)  # answers stay
         session.delete(old)
     session.flush()
     for m in members:
+        response, unsubscribed = kept.get(m.participant_id, (None, False))
         session.add(
             SeriesParticipant(
                 series_id=series.id,
                 participant_id=m.participant_id,
                 attendance=m.attendance or "required",
+                response=response,
+                unsubscribed=unsubscribed,
             )
         )
     session.flush()
@@ -372,6 +393,7 @@ def update(
     workspace: WorkspaceDep,
     session: SessionDep,
     now: NowDep,
+    settings: SettingsDep,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> SeriesPublic:
@@ -411,18 +433,29 @@ def update(
     touch(session, series, changes)  # first: of racing changes, only the winner writes members
     if members is not None:
         assert body.participants is not None
+        before = invitations.members_of(session, series.id)
         _set_members(session, workspace, series, body.participants)
+        kept = {m.participant_id for m in body.participants}
+        gone = [(m, p) for m, p in before if p.id not in kept]
+        invitations.member_removed(session, series, gone, now, settings)
     if members is not None or "quorum" in changes:
         _check_quorum(session, workspace, series)
     if changes.keys() & {"participants", "quorum", "duration_minutes", "replan"} or members:
         people = [m.participant_id for m in schedules.members_of(session, series.id)]
-        replan_affected(session, workspace, people, "the series changed", now, only=series.id)
+        replan_affected(
+            session, workspace, people, "the series changed", now, settings, only=series.id
+        )
+    invitations.series_changed(session, workspace, series, now, settings)
     return _public(session, series, response)
 
 
 @router.delete("/{series_id}", status_code=204, responses=error_responses(404, 422))
-def delete(series: OwnedSeries, session: SessionDep, now: NowDep) -> Response:
-    """Delete the series, its occurrences and share links; its feeds are revoked."""
+def delete(
+    series: OwnedSeries, session: SessionDep, now: NowDep, settings: SettingsDep
+) -> Response:
+    """Delete the series, its occurrences and share links; its feeds are revoked, and its
+    members' invitations cancelled."""
+    invitations.series_deleted(session, series, now, settings)
     schedules.delete_series(session, series, now)
     return Response(status_code=204)
 
@@ -524,6 +557,7 @@ def schedule(
         time_budget_seconds=services(request.app).settings.plan_time_budget_seconds,
     )
     stored = schedules.store_plan(session, workspace, series, result, past)
+    invitations.series_changed(session, workspace, series, now, services(request.app).settings)
     out = plan_out(PlanFrame.of(ctx), result, stored, view=view, offset=offset, limit=limit)
     return _json(out.model_dump_json().encode())
 

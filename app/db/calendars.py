@@ -151,7 +151,7 @@ def apply_reading(
         return []
     session.flush()
     cause = f"{participant.name}'s calendar changed"
-    return replan_affected(session, workspace, [participant.id], cause, now)
+    return replan_affected(session, workspace, [participant.id], cause, now, settings)
 
 
 def busy_digest(busy: BusyTimes) -> str:

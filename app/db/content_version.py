@@ -104,6 +104,23 @@ def _bump_content_version(session: Session, _flush_context: Any) -> None:
         )
 
 
+def answered(session: Session, workspace_id: uuid.UUID) -> None:
+    """A member answered a series' invitation (app.invitations.routes): occurrences show
+    the answer, so their counter moves, as if an occurrence had been written."""
+    session.execute(
+        update(Workspace)
+        .where(col(Workspace.id) == workspace_id)
+        .values(
+            {
+                name: getattr(Workspace, name) + 1
+                for name in ("content_version", "occurrence_version")
+            }
+        )
+        .execution_options(synchronize_session=False)
+    )
+    directory.touched(session, {workspace_id})
+
+
 def install() -> None:
     """Register the flush hook on every ORM session (idempotent)."""
     if not event.contains(Session, "after_flush", _bump_content_version):

@@ -21,6 +21,8 @@ from app.scheduling.clock import utc_minute
 from app.scheduling.model import InvalidInput, zone
 from app.scheduling.wording import day_label, hours
 
+DECLINED = "declined the invitation"
+
 
 @dataclass
 class Current:
@@ -67,6 +69,8 @@ def current_figures(
                 forced = forced_burden(people[p], occ.start, duration)
                 if forced.minutes is not None:
                     minutes, reason = forced.minutes, None
+            if member.attendance == "quorum" and occ.responses.get(pid) == "declined":
+                minutes, reason = -1, DECLINED  # their answer makes them absent
             if minutes >= 0:
                 now_.burden[pid] = minutes
             elif member.attendance == "quorum":

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from app.db import schedules
+from app.db import invitations, schedules
 from app.db.current import current_figures
 from app.db.models import Series, SeriesParticipant, Workspace
+from app.settings import Settings
 
 
 def replan_affected(
@@ -20,6 +21,7 @@ def replan_affected(
     participant_ids: Iterable[uuid.UUID],
     cause: str,
     now: datetime,
+    settings: Settings,
     only: uuid.UUID | None = None,
 ) -> list[str]:
     """Re-schedule each ``auto`` series of these participants that now has an infeasible
@@ -49,6 +51,7 @@ def replan_affected(
         before = {o.id: (o.start, o.status) for o in past.future}
         plan = schedules.make_plan(ctx, past, now)
         schedules.store_plan(session, workspace, series, plan, past)
+        invitations.series_changed(session, workspace, series, now, settings)
         moved = 0
         for occ in past.future:
             if (occ.start, occ.status) != before[occ.id]:

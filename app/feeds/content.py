@@ -400,6 +400,7 @@ def _series_events(
         events.append(
             FeedEvent(
                 uid=f"{occ.id}{OWN_UID_SUFFIX}",
+                reminder_minutes=series.reminder_minutes,
                 start=occ.start,
                 end=occ.end,
                 sequence=occ.sequence,

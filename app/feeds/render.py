@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -89,6 +89,7 @@ class FeedEvent:
     url: str | None
     created: datetime
     last_modified: datetime
+    reminder_minutes: int | None = None  # a VALARM this long before (not when cancelled)
 
 
 @dataclass(frozen=True)
@@ -247,10 +248,26 @@ def _event_blocks(events: Sequence[tuple[datetime, datetime, FeedEvent]]) -> lis
             _STATUS_LINES[event.status],
             b"TRANSP:OPAQUE\r\n",
             b"" if url is None else url_line(url),
+            _alarm(event, text_line),
             b"END:VEVENT\r\n",
         )
         blocks.append(_BLOCKS.put(event, b"".join(block)))
     return blocks
+
+
+def _alarm(event: FeedEvent, text_line: Callable[[str, str | None], bytes]) -> bytes:
+    """A display reminder (RFC 5545 §3.6.6), as invitations carry it."""
+    if event.reminder_minutes is None or event.status == "cancelled":
+        return b""
+    return b"".join(
+        (
+            b"BEGIN:VALARM\r\n",
+            b"ACTION:DISPLAY\r\n",
+            text_line("DESCRIPTION", event.summary),
+            f"TRIGGER:-PT{event.reminder_minutes:d}M\r\n".encode(),
+            b"END:VALARM\r\n",
+        )
+    )
 
 
 # VEVENT blocks by their event, per process. A block is a function of its FeedEvent alone

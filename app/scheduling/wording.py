@@ -219,3 +219,17 @@ def clock_changes(timezones: Iterable[str], start: datetime, end: datetime) -> l
             before = utc_datetime(minute - 1).astimezone(tz)
             found.append(ClockChange(name, moment, before, moment.astimezone(tz)))
     return sorted(found, key=lambda c: (c.moment, c.timezone))
+
+
+ANSWERS = {"accepted": "accepted", "declined": "declined", "proposed": "asked for another turn"}
+
+
+def answers(pairs: Iterable[tuple[str, str | None]]) -> str | None:
+    """The invitation answers given, e.g. ``Answers: Maria Santos declined; Ana accepted.``;
+    None when nobody answered.
+
+    >>> answers([("Maria Santos", "declined"), ("Bo", None), ("Ana", "proposed")])
+    'Answers: Maria Santos declined; Ana asked for another turn.'
+    """
+    said = [f"{name} {ANSWERS[response]}" for name, response in pairs if response]
+    return f"Answers: {'; '.join(said)}." if said else None

@@ -17,6 +17,7 @@ from app.db.current import current_figures
 from app.db.links import find_link
 from app.db.models import Occurrence, Series, ShareLink, Workspace
 from app.errors import AppError
+from app.scheduling import wording
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import series_dates
 from app.scheduling.wording import hours
@@ -32,7 +33,7 @@ from app.share.page import (
     default_week,
     week_of,
 )
-from app.views.plans import occurrence_out
+from app.views.plans import ParticipantSlot, occurrence_out
 
 router = APIRouter(tags=["share page"])
 
@@ -79,11 +80,16 @@ def _meetings(ctx: schedules.SeriesContext, rows: list[Occurrence], now: datetim
                     )
                     for p in out.participants
                 },
-                notices=(*out.notices, *out.changes),
+                notices=(*out.notices, *out.changes, *_answers(ctx, out.participants)),
                 absent={a.participant_id: a.reason for a in out.absent},
             )
         )
     return meetings
+
+
+def _answers(ctx: schedules.SeriesContext, slots: list[ParticipantSlot]) -> tuple[str, ...]:
+    said = wording.answers((ctx.name_of(s.participant_id), s.response) for s in slots)
+    return () if said is None else (said,)
 
 
 def _preview_rows(ctx: schedules.SeriesContext, series: Series, now: datetime) -> list[Occurrence]:

@@ -313,6 +313,12 @@ def hard_turn(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) ->
     return NOBODY_PAYS if turn is None else f"hard turn: {turn}"
 
 
+def answers_line(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
+    """Who answered the invitation and how (RSVP links), e.g. "Maria Santos declined"."""
+    said = wording.answers((ctx.name_of(s.participant_id), s.response) for s in slots)
+    return f"\n      {escape(said)}" if said else ""
+
+
 # --- the sub-commands ------------------------------------------------------------------
 
 
@@ -352,6 +358,7 @@ def next_meetings(call: Call) -> Reply:
         view = occurrence_out(occ, ctx, current_figures(ctx, [occ], call.now).get(occ.id))
         line = f"*{escape(ctx.series.title)}* · {length(ctx.series.duration_minutes)}\n"
         line += times_line(view.start, view.participants, me) + absent_line(view, ctx)
+        line += answers_line(view.participants, ctx)
         if ctx.series.location:
             line += f"\n{escape(ctx.series.location)}"
         reply.section(line)
@@ -493,8 +500,8 @@ def render_plan(
         )
     if skipped:
         reply.context("Skipped dates: " + "; ".join(skipped[:PLAN_SHOWN]))
-    for notice in ctx.calendar_notices:  # a member's calendar that could not be read
-        reply.context(escape(notice))
+    for sentence in ctx.calendar_notices:  # a member's calendar that could not be read
+        reply.context(escape(sentence))
     return reply
 
 

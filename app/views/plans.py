@@ -32,6 +32,11 @@ class ParticipantSlot(BaseModel):
     timezone: str
     burden_minutes: int
     inside_hours: bool
+    response: Literal["accepted", "declined", "proposed"] | None = Field(
+        default=None,
+        description="Their answer to the invitation (RSVP links): for this occurrence, else "
+        "for the series; null when they have not answered.",
+    )
 
 
 class ConflictOut(BaseModel):
@@ -250,6 +255,7 @@ def occurrence_out(
     burden = occ.burden if current is None else current.burden
     absent = occ.absent if current is None else current.absent
     slots = []
+    answers = {str(m.participant_id): m.response for m in ctx.members}
     for pid, minutes in sorted(burden.items()):
         person = ctx.people.get(uuid.UUID(pid))
         if person is None or pid not in members:
@@ -263,6 +269,7 @@ def occurrence_out(
                 timezone=person.timezone,
                 burden_minutes=minutes,
                 inside_hours=minutes == 0,
+                response=occ.responses.get(pid) or answers.get(pid),
             )
         )
     data = occ.model_dump()

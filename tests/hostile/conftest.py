@@ -4,12 +4,15 @@ bodies can name real things, and spares stand ready for the deletes."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from app.invitations import links
+from app.services import services
 from tests.conftest import Client, make_participant, make_party
 
 TEAM = "THOSTILE01"
@@ -117,10 +120,21 @@ class World:
             created(self.api.post(f"/v1/series/{self.ids[name]}/schedule"))
             self.ids["occurrence_id"], self.spares["other_occurrence"] = self.occurrences()[:2]
             self.ids["share_id"], self.ids["share_token"] = self.make_share()
+            self.make_links()
         elif name == "party_id":
             self.spares["empty_party"] = self.make_party()
         elif name == "participant_id":
             self.spares["free_participant"] = self.make_participant()
+
+    def make_links(self) -> None:
+        """The RSVP and unsubscribe tokens of the series' first member, as messages carry
+        them (app.invitations.links)."""
+        settings = services(self.api.app).settings
+        series, member = uuid.UUID(self.ids["series_id"]), uuid.UUID(self.people[0])
+        self.ids["rsvp_token"] = links.token(settings, links.Link("r", series, member, None, 0))
+        self.ids["unsubscribe_token"] = links.token(
+            settings, links.Link("u", series, member, None, 0)
+        )
 
     def occurrences(self) -> list[str]:
         r = self.api.get(f"/v1/series/{self.ids['series_id']}/occurrences")

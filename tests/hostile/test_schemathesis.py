@@ -142,12 +142,19 @@ def _is_uuid(value: object) -> bool:
     return True
 
 
+TOKENS = {"feeds": "feed_token", "rsvp": "rsvp_token", "unsubscribe": "unsubscribe_token"}
+
+
 def _real_path_parameters(case: Case, world: World) -> None:
     """Where the fuzzer made a well-formed id, name a real object (half the time)."""
     path = case.operation.path
     for name, value in list((case.path_parameters or {}).items()):
+        if name == "answer":  # an RSVP link's answer: one of the three, mostly
+            if coin(path, value):
+                case.path_parameters[name] = _pick(("accept", "decline", "propose"), value)
+            continue
         if name == "token":
-            real = world.ids["feed_token" if path.startswith("/feeds/") else "share_token"]
+            real = world.ids[TOKENS.get(path.split("/")[1], "share_token")]
             if coin(path, value):
                 case.path_parameters[name] = real
             continue
