@@ -26,9 +26,11 @@ from app.api import (
 )
 from app.api.fields import RequestDay
 from app.api.read_cache import CachedReads, ReadCache
+from app.db import invitations as invitations_db
 from app.db.calendars import CalendarRefresher
 from app.db.engine import ConnectionSlots, make_engine
 from app.db.migrate import head_revision, known_revisions
+from app.db.outbox import Dispatcher
 from app.db.types import utcnow
 from app.errors import AUTHENTICATED, error_responses, install_error_handlers
 from app.feeds import routes as feed_routes
@@ -91,7 +93,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         heavy_work.warm()
         refresher = CalendarRefresher(engine, settings, lambda: runs_on.clock())
         refresher.start()
+        dispatcher = Dispatcher(
+            engine,
+            settings,
+            lambda session, row: invitations_db.render(session, row, settings, runs_on.clock()),
+            lambda: runs_on.clock(),
+        )
+        dispatcher.start()
         yield
+        await dispatcher.stop()
         await refresher.stop()
         heavy_work.close()
         if listener is not None:

@@ -94,13 +94,18 @@ def _digest(series: Series, members: Sequence[Any], occurrences: Sequence[Any]) 
 
 def _pending(session: Session, series_id: uuid.UUID) -> dict[uuid.UUID | None, Delivery]:
     """The series' rows not yet tried, by member: a later change is merged into them."""
+    # Locked: a dispatcher that claims one meanwhile is waited for, and its row (now
+    # leased) no longer matches, so this change gets a row of its own instead of being
+    # merged into a message already on its way.
     rows = session.exec(
-        select(Delivery).where(
+        select(Delivery)
+        .where(
             Delivery.series_id == series_id,
             Delivery.status == "pending",
             col(Delivery.attempts) == 0,
             col(Delivery.lease_owner).is_(None),
         )
+        .with_for_update()
     ).all()
     return {row.participant_id: row for row in rows}
 

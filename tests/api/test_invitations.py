@@ -194,6 +194,26 @@ def _links(
         }
 
 
+def record_answer(
+    api: Client, series_id: str, participant_id: str, answer: str, day: date | None = None
+) -> None:
+    """Press the button behind a member's RSVP link, as the invitation gives it to them."""
+    app = api.app
+    with Session(services(app).engine) as session:
+        series = session.get(Series, uuid.UUID(series_id))
+        assert series is not None
+        url = rsvp_url(
+            services(app).settings,
+            series.id,
+            series.rsvp_epoch,
+            uuid.UUID(participant_id),
+            answer,
+            day,
+        )
+    r = api.post(_path(url))
+    assert r.status_code == 200, r.text
+
+
 def _path(url: str) -> str:
     """The path of one of our public URLs (the test client is the server)."""
     return "/" + url.split("://", 1)[1].split("/", 1)[1]

@@ -454,3 +454,24 @@ def test_after_a_write_the_workspace_is_read_once_for_all_its_feeds(
         feeds[3]: False,  # Manila's party is not
         feeds[4]: True,  # the workspace has every series
     }
+
+
+def test_a_feed_carries_the_series_reminder(api: Client, client: Client, in_march: FastAPI) -> None:
+    people = _four_zones(api)
+    s = _series(api, people, count=3, reminder_minutes=30)
+    items = api.post(f"/v1/series/{s['id']}/schedule").json()["occurrences"]
+    api.patch(f"/v1/occurrences/{items[1]['id']}", json={"status": "cancelled"})
+    feed = _feed(api, "series", s["id"])
+    calendar = icalendar.Calendar.from_ical(client.get(_path(feed)).content)
+    alarms = {
+        str(e["STATUS"]): [a["TRIGGER"].dt for a in e.walk("VALARM")]
+        for e in calendar.walk("VEVENT")
+    }
+    assert alarms == {"CONFIRMED": [timedelta(minutes=-30)], "CANCELLED": []}
+    etag = api.get(f"/v1/series/{s['id']}").headers["ETag"]
+    r = api.patch(
+        f"/v1/series/{s['id']}", json={"reminder_minutes": None}, headers={"If-Match": etag}
+    )
+    assert r.status_code == 200, r.text
+    calendar = icalendar.Calendar.from_ical(client.get(_path(feed)).content)
+    assert [a for e in calendar.walk("VEVENT") for a in e.walk("VALARM")] == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from app.scheduling.wording import hours, join_names
+from tests.api.test_invitations import record_answer
 from tests.conftest import Client, counting_rows, make_participant
 from tests.share.conftest import FIRST_DATE, DemoSeries, make_demo_series
 
@@ -169,3 +170,11 @@ def test_the_title_is_escaped(api: Client) -> None:
     page = api.get(demo.path).text
     assert "<script>alert(1)" not in page
     assert "Ops &lt;script&gt;alert(1)&lt;/script&gt; review" in page
+
+
+def test_invitation_answers_show_on_the_page(demo: DemoSeries) -> None:
+    first = _occurrences(demo)[0]
+    maria = demo.people["Maria Santos"]["id"]
+    record_answer(demo.api, demo.series["id"], maria, "decline", date.fromisoformat(first["date"]))
+    text = _text(demo.api.get(demo.path, params={"week": FIRST_DATE}).text)
+    assert "Answers: Maria Santos declined." in text

@@ -25,6 +25,7 @@ from app.services import services
 from app.slack.blocks import Reply
 from app.slack.commands import PlanJob
 from app.slack.delivery import deliver
+from tests.api.test_invitations import record_answer
 from tests.conftest import PUBLIC_BASE, Client, counting_rows, table_counts
 from tests.slack.conftest import (
     NOW,
@@ -572,3 +573,12 @@ def test_plan_says_when_a_members_calendar_cannot_be_read(
     [posted] = response_url.wait_for(1)
     assert "Maria Santos's calendar could not be read since " in mrkdwn(posted)
     assert "busy times may be out of date." in mrkdwn(posted)
+
+
+def test_next_shows_who_answered_the_invitation(client: Client, demo: Demo) -> None:
+    occ = upcoming(demo.api, demo.ops["id"])[0]
+    record_answer(demo.api, demo.ops["id"], demo.people["maria"]["id"], "accept")
+    reply = reply_of(slash(client, "next 1"))
+    section = next(b["text"]["text"] for b in reply["blocks"] if b["type"] == "section")
+    assert "Answers: Maria Santos accepted." in section
+    assert occ["id"]
