@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     public_base_url: str = "http://localhost:8000"
     slack_signing_secret: SecretStr | None = None
+    # The Slack app (app.slack.install): its OAuth client, and the Web API's base (tests
+    # point it at a local stand-in).
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
     # Fernet key (app.secret_box) sealing what must be shown again, e.g. feed links.
     secret_key: SecretStr | None = None
     # Where delayed Slack replies may be posted (scheme, host, port and path prefix must
@@ -70,7 +75,12 @@ class Settings(BaseSettings):
     auth_failure_per_minute: float = Field(default=10, ge=0)
 
     @field_validator(
-        "admin_token", "slack_signing_secret", "secret_key", "smtp_password", mode="before"
+        "admin_token",
+        "slack_signing_secret",
+        "slack_client_secret",
+        "secret_key",
+        "smtp_password",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

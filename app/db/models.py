@@ -61,6 +61,57 @@ class Workspace(Versioned, table=True):
     time_off_version: int = _counter()
     series_version: int = _counter()
     occurrence_version: int = _counter()
+    # The Slack app's install (OAuth v2, app.slack.install): the bot token sealed with
+    # SCHEDULER_SECRET_KEY, and the bot's own user id.
+    slack_bot_token_sealed: str | None = Field(default=None, sa_type=Text)
+    slack_bot_user_id: str | None = Field(default=None, max_length=32)
+    slack_installed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SlackInstall(SQLModel, table=True):
+    """One install link (``POST /v1/workspace/slack/install-link``): its OAuth ``state`` is
+    kept as a hash, good once, until ``expires_at``."""
+
+    __tablename__ = "slack_install"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    state_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+
+
+class SlackPost(SQLModel, table=True):
+    """A message for a series' Slack channel (a reminder before an occurrence, or the
+    announcement of a re-plan), written in the transaction that causes it and posted by
+    exactly one worker (app.slack.posts). ``key`` makes it one row per thing to say: a
+    change before it is posted updates the row; after, ``ts`` lets it be edited in place."""
+
+    __tablename__ = "slack_post"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    workspace_id: uuid.UUID = _fk("workspace.id")
+    series_id: uuid.UUID = Field(index=True)
+    occurrence_id: uuid.UUID | None = Field(default=None)
+    kind: str = Field(max_length=16)  # "reminder" or "announcement"
+    key: str = Field(max_length=200, unique=True)
+    channel: str = Field(max_length=32)
+    text: str = Field(default="", sa_type=Text)
+    blocks: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    status: str = Field(default="pending", max_length=8)  # "pending", "sent" or "failed"
+    due_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    attempts: int = _counter()
+    last_error: str | None = Field(default=None, max_length=1000)
+    first_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ts: str | None = Field(default=None, max_length=32)  # Slack's id of the posted message
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 class ApiKey(SQLModel, table=True):
@@ -106,6 +157,9 @@ class Participant(Versioned, table=True):
     holiday_subdivision: str | None = Field(default=None, max_length=16)
     max_stretch_minutes: int = Field(default=180)
     slack_user_id: str | None = Field(default=None, max_length=32)
+    # The Slack team the user belongs to, when it is not the workspace's own: a vendor's
+    # user in a Slack Connect channel shared with the client (app.slack).
+    slack_team_id: str | None = Field(default=None, max_length=32)
 
 
 class TimeOff(SQLModel, table=True):
@@ -181,6 +235,9 @@ class Series(Versioned, table=True):
     # Invitations by email (app.db.invitations): the SEQUENCE of the series' iCalendar
     # object, and a digest of what the invitation shows, so a change that moves nothing in
     # anyone's calendar sends nothing. rsvp_epoch: bumping it revokes every RSVP link.
+    # A channel for reminders before each occurrence and announcements of re-plans.
+    slack_channel_id: str | None = Field(default=None, max_length=32)
+    slack_reminder_minutes: int | None = Field(default=60)
     send_invitations: bool = Field(default=False)
     organizer_email: str | None = Field(default=None, max_length=320)
     reminder_minutes: int | None = Field(default=15)
