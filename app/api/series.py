@@ -32,6 +32,7 @@ from app.api.fields import (
     LongText,
     Name,
     SeriesDuration,
+    SlackId,
     StepMinutes,
     TimezoneName,
     Whole,
@@ -189,6 +190,8 @@ class SeriesCreate(BaseModel):
     send_invitations: Flag = False
     organizer_email: Email | None = None
     reminder_minutes: ReminderMinutes | None = 15
+    slack_channel_id: SlackId | None = None
+    slack_reminder_minutes: ReminderMinutes | None = 60
 
     @model_validator(mode="after")
     def _shape(self) -> SeriesCreate:
@@ -215,6 +218,8 @@ class SeriesUpdate(BaseModel):
     send_invitations: Flag | None = None
     organizer_email: Email | None = None
     reminder_minutes: ReminderMinutes | None = None
+    slack_channel_id: SlackId | None = None
+    slack_reminder_minutes: ReminderMinutes | None = None
 
 
 class StaleOut(BaseModel):
@@ -241,6 +246,8 @@ class SeriesPublic(BaseModel):
     send_invitations: bool = False
     organizer_email: str | None = None
     reminder_minutes: int | None = None
+    slack_channel_id: str | None = None
+    slack_reminder_minutes: int | None = None
     stale: bool | None = Field(
         default=None,
         description="Read alone (GET /v1/series/{id}): whether a stored future occurrence is "
