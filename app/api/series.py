@@ -421,6 +421,7 @@ def update(
             "step_minutes",
             "participants",
             "replan",
+            "send_invitations",
         ),
     )
     members = changes.pop("participants", None)

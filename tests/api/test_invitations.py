@@ -309,3 +309,14 @@ def test_reminder_minutes_are_checked(api: Client, minutes: float) -> None:
             f"/v1/series/{sid}", json={"reminder_minutes": None}, headers={"If-Match": etag}
         )
     assert ok.status_code == 200 and ok.json()["reminder_minutes"] is None
+
+
+def test_send_invitations_cannot_be_null(api: Client) -> None:
+    world = team(api)
+    sid = world["series"]["id"]
+    etag = api.get(f"/v1/series/{sid}").headers["ETag"]
+    body = error_of(
+        api.patch(f"/v1/series/{sid}", json={"send_invitations": None}, headers={"If-Match": etag}),
+        422,
+    )
+    assert body["fields"][0]["loc"][-1] == "send_invitations"
