@@ -21,18 +21,16 @@ from app.db.models import CalendarSource
 from app.main import create_app
 from app.services import services
 from tests.api.conftest import error_of
+from tests.api.review import two_parties, weekly_review
 from tests.calendars.ics_server import IcsServer
 from tests.conftest import (
     Client,
     clock_at,
     make_participant,
-    make_party,
     make_settings,
     new_workspace,
     running,
 )
-
-NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 
 
 def ics(*events: tuple[datetime, datetime], extra: str = "") -> bytes:
@@ -58,33 +56,15 @@ def files() -> Iterator[IcsServer]:
 
 
 def people(api: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone="Asia/Manila", working_hours=NIGHTS
-    )
+    ny, mnl = two_parties(api)
     ana = make_participant(api, ny["id"], name="Ana Reyes", email="ana@client.example")
     maria = make_participant(api, mnl["id"], name="Maria Santos", email="maria@vendor.example")
     return ana, maria
 
 
 def series(api: Client, members: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    r = api.post(
-        "/v1/series",
-        json={
-            "title": "Weekly review",
-            "duration_minutes": 60,
-            "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-            "start_date": "2027-01-05",
-            "count": 4,
-            "anchor_timezone": "America/New_York",
-            "step_minutes": 30,
-            "participants": members,
-            **extra,
-        },
-    )
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
+    """The weekly review of tests/api/review.py with these members, not scheduled."""
+    return weekly_review(api, members, schedule=False, **extra)
 
 
 def starts_of(plan: dict[str, Any]) -> list[tuple[datetime, datetime]]:

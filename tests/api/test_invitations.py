@@ -17,16 +17,14 @@ from app.db.models import Delivery, Series
 from app.invitations.links import rsvp_url, unsubscribe_url
 from app.services import services
 from tests.api.conftest import error_of
-from tests.conftest import Client, clock_at, make_participant, make_party
-
-NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
+from tests.api.review import two_parties, weekly_review
+from tests.conftest import Client, clock_at, make_participant
 
 
 def team(api: Client, *, vendor_attendance: str = "required") -> dict[str, Any]:
-    ny = make_party(api, name="New York client", timezone="America/New_York")
-    mnl = make_party(
-        api, name="Manila team", role="vendor", timezone="Asia/Manila", working_hours=NIGHTS
-    )
+    """The weekly review (tests/api/review.py) with invitations on: Ana in New York, Maria
+    and Jo in Manila (``vendor_attendance``), and an optional member without an email."""
+    ny, mnl = two_parties(api)
     ana = make_participant(api, ny["id"], name="Ana Reyes", email="ana@client.example")
     maria = make_participant(api, mnl["id"], name="Maria Santos", email="maria@vendor.example")
     jo = make_participant(api, mnl["id"], name="Jo Cruz", email="jo@vendor.example")
@@ -37,27 +35,16 @@ def team(api: Client, *, vendor_attendance: str = "required") -> dict[str, Any]:
         {"participant_id": jo["id"], "attendance": vendor_attendance},
         {"participant_id": nomail["id"], "attendance": "optional"},
     ]
-    extra: dict[str, Any] = {}
-    if vendor_attendance == "quorum":
-        extra["quorum"] = [{"party_id": mnl["id"], "min_attendees": 1}]
-    r = api.post(
-        "/v1/series",
-        json={
-            "title": "Weekly review",
-            "duration_minutes": 60,
-            "recurrence": "FREQ=WEEKLY;BYDAY=TU",
-            "start_date": "2027-01-05",
-            "count": 4,
-            "anchor_timezone": "America/New_York",
-            "step_minutes": 30,
-            "participants": members,
-            "send_invitations": True,
-            "organizer_email": "pmo@client.example",
-            **extra,
-        },
+    quorum = [{"party_id": mnl["id"], "min_attendees": 1}] if vendor_attendance == "quorum" else []
+    series = weekly_review(
+        api,
+        members,
+        schedule=False,
+        quorum=quorum,
+        send_invitations=True,
+        organizer_email="pmo@client.example",
     )
-    assert r.status_code == 201, r.text
-    return {"series": r.json(), "ana": ana, "maria": maria, "jo": jo, "nomail": nomail}
+    return {"series": series, "ana": ana, "maria": maria, "jo": jo, "nomail": nomail}
 
 
 def deliveries(api: Client, **query: str) -> list[dict[str, Any]]:
