@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.api.deps import (
     SessionDep,
@@ -23,12 +23,13 @@ from app.api.deps import (
 from app.api.fields import Flag, Instant
 from app.db import invitations, schedules
 from app.db.changes import touch
-from app.db.models import Occurrence, Series
+from app.db.models import Occurrence, Series, Workspace
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 from app.scheduling.burden import burden_minutes, forced_burden
 from app.scheduling.limits import MAX_PARTICIPANTS
 from app.scheduling.model import zone
 from app.services import services
+from app.settings import Settings
 from app.views.plans import OccurrenceOut, occurrence_out
 
 router = APIRouter(prefix="/v1/occurrences", tags=["series"], responses=AUTHENTICATED)
@@ -321,11 +322,25 @@ def swap(
     first = load_owned(session, Occurrence, occurrence_id, workspace, "occurrence")
     check_if_match(if_match, first)
     second = load_owned(session, Occurrence, body.with_, workspace, "occurrence")
+    settings = services(request.app).settings
+    return swap_occurrences(session, workspace, first, second, now_of(request), settings)
+
+
+def swap_occurrences(
+    session: Session,
+    workspace: Workspace,
+    first: Occurrence,
+    second: Occurrence,
+    now: datetime,
+    settings: Settings,
+) -> SwapOut:
+    """The swap itself (also Slack's "Swap with the next turn" button): 422 on ``with``
+    unless both are future scheduled occurrences of one series that stay feasible; 409 for
+    one that has started; :class:`~app.db.changes.LostRace` when another change won."""
     if second.series_id != first.series_id:
         raise invalid(("with",), "Both occurrences must belong to the same series.")
     if second.id == first.id:
         raise invalid(("with",), "Name another occurrence of the series to swap with.")
-    now = now_of(request)
     for occ in (first, second):
         if occ.start < now:
             raise AppError("conflict", f"The occurrence of {occ.date} has already started.", 409)
@@ -348,7 +363,7 @@ def swap(
     schedules.hold_schedule(session, series)
     for occ, changes in moves:
         touch(session, occ, changes)
-    invitations.series_changed(session, workspace, series, now, services(request.app).settings)
+    invitations.series_changed(session, workspace, series, now, settings)
     after, _ = schedules.ledger(ctx, rows, now)
     pids = sorted(set(before_totals) | set(after), key=lambda pid: (ctx.name_of(pid), pid))
     return SwapOut(

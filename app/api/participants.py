@@ -82,6 +82,8 @@ class ParticipantCreate(BaseModel):
     holiday_subdivision: HolidaySubdivision | None = None
     max_stretch_minutes: StretchMinutes = 180
     slack_user_id: SlackId | None = None
+    # A Slack Connect user: their own Slack team, when it is not the workspace's (app.slack).
+    slack_team_id: SlackId | None = None
 
     @model_validator(mode="after")
     def _calendar(self) -> ParticipantCreate:
@@ -100,6 +102,7 @@ class ParticipantUpdate(BaseModel):
     holiday_subdivision: HolidaySubdivision | None = None
     max_stretch_minutes: StretchMinutes | None = None
     slack_user_id: SlackId | None = None
+    slack_team_id: SlackId | None = None
 
 
 class ParticipantPublic(BaseModel):
@@ -113,6 +116,7 @@ class ParticipantPublic(BaseModel):
     holiday_subdivision: str | None
     max_stretch_minutes: int
     slack_user_id: str | None
+    slack_team_id: str | None
     effective_timezone: str
     effective_working_hours: list[dict[str, Any]]
     effective_holiday_country: str | None
@@ -242,7 +246,8 @@ def update(
     apply_calendar_change(changes, participant.holiday_country, participant.holiday_subdivision)
     if changes:
         touch(session, participant, changes)
-        if changes.keys() - SHOWN_ONLY:  # when they can meet changed
+        # When they can meet changed (the Slack team only says who they are on Slack).
+        if changes.keys() - SHOWN_ONLY - {"slack_team_id"}:
             cause = f"{participant.name}'s availability changed"
             settings = services(request.app).settings
             replan_affected(session, workspace, [participant.id], cause, now_of(request), settings)

@@ -12,14 +12,19 @@ local wall time.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
+from app.db.schedules import SeriesContext
+from app.scheduling import wording
 from app.scheduling.model import zone
-from app.scheduling.wording import city
+from app.scheduling.wording import NOBODY_PAYS, city
+from app.views.plans import AbsentOut, ParticipantSlot
 
 MAX_BLOCKS = 50  # Slack's limit per message
 MAX_SECTION_CHARS = 3000  # Slack's limit per section text
@@ -137,6 +142,12 @@ class Reply:
         self.blocks.append({"type": "divider"})
         return self
 
+    def actions(self, buttons: Sequence[dict[str, Any]]) -> Reply:
+        """A row of buttons (app.slack.interactions answers them); none: no block."""
+        if buttons:
+            self.blocks.append({"type": "actions", "elements": list(buttons)})
+        return self
+
     @property
     def text(self) -> str:
         """The notification / fallback text: every block's words, date tokens resolved."""
@@ -176,3 +187,164 @@ def _clip(text: str, limit: int) -> str:
 def notice(mrkdwn: str) -> Reply:
     """A one-section ephemeral reply (errors, guidance)."""
     return Reply().section(mrkdwn)
+
+
+# --- rendering shared by next, plan and the buttons' answers ----------------------------
+
+
+class Reader(Protocol):
+    """The participant a reply is for."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+class OccurrenceView(Protocol):
+    """What :func:`occurrence_out` and :func:`plan_out` both give for one meeting (a stored
+    one has an ``id``, a preview's has none)."""
+
+    @property
+    def id(self) -> uuid.UUID | None: ...
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def participants(self) -> list[ParticipantSlot]: ...
+
+    @property
+    def absent(self) -> list[AbsentOut]: ...
+
+    @property
+    def changes(self) -> list[str]: ...
+
+
+def absent_line(view: OccurrenceView, ctx: SeriesContext) -> str:
+    """``\n      absent: Jun (time off)`` for quorum members who cannot come, and what is out
+    of date since the occurrence was scheduled, else ``''``."""
+    line = ""
+    if view.absent:
+        names = [
+            f"{escape(ctx.name_of(a.participant_id))} ({escape(a.reason)})" for a in view.absent
+        ]
+        line += f"\n      absent: {'; '.join(names)}"
+    if view.changes:
+        line += f"\n      :warning: out of date: {escape(' '.join(view.changes))}"
+    return line
+
+
+def times_line(start: datetime, slots: Sequence[ParticipantSlot], reader: Reader) -> str:
+    """``<date token> your time · Wed 09:00 Manila · Tue 14:00 London``."""
+    mine = str(reader.id)
+    zones = other_zones(reader.timezone, (s.timezone for s in slots if s.participant_id != mine))
+    return " · ".join(
+        [f"{when_yours(start, reader.timezone)} your time", *(when_theirs(start, z) for z in zones)]
+    )
+
+
+def hard_turn_takers(slots: Sequence[ParticipantSlot], ctx: SeriesContext) -> set[str]:
+    """The counted participants who pay most (ties together); empty when nobody pays."""
+    counted = {str(m.participant_id) for m in ctx.members if m.counted}
+    paying = {s.participant_id: s.burden_minutes for s in slots if s.participant_id in counted}
+    top = max((m for m in paying.values() if m > 0), default=0)
+    return {pid for pid, minutes in paying.items() if top and minutes == top}
+
+
+def hard_turn(slots: Sequence[ParticipantSlot], ctx: SeriesContext) -> str:
+    """Who pays most among the counted participants (ties named together), or nobody."""
+    required = {str(m.participant_id) for m in ctx.members if m.counted}
+    turn = wording.hard_turn(
+        (
+            (ctx.name_of(s.participant_id), s.burden_minutes)
+            for s in slots
+            if s.participant_id in required
+        ),
+        mark=lambda names: f"*{escape(names)}*",
+    )
+    return NOBODY_PAYS if turn is None else f"hard turn: {turn}"
+
+
+def answers_line(slots: Sequence[ParticipantSlot], ctx: SeriesContext) -> str:
+    """Who answered the invitation and how (RSVP links), e.g. "Maria Santos declined"."""
+    said = wording.answers((ctx.name_of(s.participant_id), s.response) for s in slots)
+    return f"\n      {escape(said)}" if said else ""
+
+
+# --- buttons ------------------------------------------------------------------------------
+
+DECLINE = "occurrence.decline"
+SWAP = "occurrence.swap"
+MY_TURNS = "turns.show"
+
+
+def button_value(participant_id: uuid.UUID, occurrence_id: uuid.UUID | None = None) -> str:
+    """What a button carries: whom it was made for (``p``) and the meeting (``o``). Never
+    trusted: app.slack.interactions checks both against the presser."""
+    value = {"p": str(participant_id)}
+    if occurrence_id is not None:
+        value["o"] = str(occurrence_id)
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _button(
+    action_id: str, label: str, value: str, confirm: tuple[str, str, str] | None = None
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": value,
+    }
+    if confirm is not None:
+        title, text, yes = confirm
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": title},
+            "text": {"type": "plain_text", "text": text},
+            "confirm": {"type": "plain_text", "text": yes},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def occurrence_buttons(
+    participant_id: uuid.UUID, occurrence_id: uuid.UUID, hard_turn: bool
+) -> list[dict[str, Any]]:
+    """The buttons of one meeting of theirs: "I can't make it", and on a hard turn of theirs
+    "Swap with the next turn"."""
+    value = button_value(participant_id, occurrence_id)
+    buttons = [
+        _button(
+            DECLINE,
+            "I can't make it",
+            value,
+            (
+                "Can't make it?",
+                "This records that you can't attend. If the meeting cannot go ahead without "
+                "you, it is re-planned when its series re-plans automatically.",
+                "I can't make it",
+            ),
+        )
+    ]
+    if hard_turn:
+        buttons.append(
+            _button(
+                SWAP,
+                "Swap with the next turn",
+                value,
+                (
+                    "Swap hard turns?",
+                    "This meeting takes the time of your next meeting of the series where "
+                    "someone else has the hard turn, and that one takes this time. Both are "
+                    "pinned.",
+                    "Swap",
+                ),
+            )
+        )
+    return buttons
+
+
+def turns_button(participant_id: uuid.UUID) -> dict[str, Any]:
+    return _button(MY_TURNS, "Show my turns", button_value(participant_id))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from app.db import schedules
@@ -24,22 +24,28 @@ from app.db.links import link_urls, personal_feed
 from app.db.models import Occurrence, Participant, Party, Series, SeriesParticipant, Workspace
 from app.db.people import load_people
 from app.errors import AppError
-from app.scheduling import wording
 from app.scheduling.model import InvalidInput, Person
 from app.scheduling.search import overlap
-from app.scheduling.wording import NOBODY_PAYS, hours, length
+from app.scheduling.wording import hours, length
 from app.secret_box import secret_box
 from app.settings import Settings
 from app.slack.blocks import (
+    OccurrenceView,
     Reply,
+    absent_line,
+    answers_line,
     escape,
+    hard_turn_takers,
     notice,
+    occurrence_buttons,
     other_zones,
     span_theirs,
     span_yours,
-    when_theirs,
+    times_line,
+    turns_button,
     when_yours,
 )
+from app.slack.blocks import hard_turn as hard_turn  # app.slack.posts and tests import it here
 from app.slack.parsing import (
     DEFAULT_NEXT,
     MAX_NEXT,
@@ -51,7 +57,7 @@ from app.slack.parsing import (
     parse_text,
     series_query,
 )
-from app.views.plans import AbsentOut, ParticipantSlot, PlanFrame, occurrence_out, plan_out
+from app.views.plans import PlanFrame, occurrence_out, plan_out
 
 PLAN_SHOWN = 10
 SERIES_SHOWN = 30
@@ -80,17 +86,6 @@ class Caller:
         return self.person.timezone
 
 
-def find_workspace(session: Session, team_id: str) -> Workspace:
-    workspace = session.exec(select(Workspace).where(Workspace.slack_team_id == team_id)).first()
-    if workspace is None:
-        raise Refusal(
-            f"This Slack workspace (`{escape(team_id)}`) is not connected to a scheduler "
-            "workspace yet. An admin connects it with the workspace's API key: "
-            f'`PATCH /v1/workspace` with `{{"slack_team_id": "{escape(team_id)}"}}`.'
-        )
-    return workspace
-
-
 def load_caller(session: Session, workspace: Workspace, participant_id: uuid.UUID) -> Caller:
     people, rows, _ = load_people(session, workspace, [participant_id])
     if participant_id not in rows:
@@ -99,21 +94,82 @@ def load_caller(session: Session, workspace: Workspace, participant_id: uuid.UUI
     return Caller(participant, party, people[participant_id])
 
 
-def find_caller(session: Session, workspace: Workspace, user_id: str) -> Caller:
-    participant = session.exec(
-        select(Participant).where(
-            Participant.workspace_id == workspace.id, Participant.slack_user_id == user_id
+def linked_here(participant: Participant, workspace: Workspace, teams: Sequence[str]) -> bool:
+    """Whether a Slack user of ``teams`` (their own team) is ``participant``'s Slack account,
+    given that their user id matches: the participant names that team (``slack_team_id``, a
+    Slack Connect user of another organisation), or names none and the workspace's Slack team
+    is theirs."""
+    if participant.slack_team_id is not None:
+        return participant.slack_team_id in teams
+    return workspace.slack_team_id is not None and workspace.slack_team_id in teams
+
+
+def find_caller(session: Session, command: SlashCommand) -> tuple[Workspace, Caller]:
+    """The workspace and participant of the Slack user ``(team_id, user_id)``, wherever the
+    command was typed (:func:`linked_here`). A vendor's user in a Slack Connect channel
+    sends their own team (:class:`SlashCommand`), so the workspace is found through their
+    participant, not through ``team_id``; linked in several, the one whose series post to
+    this channel is meant, else the one bound to their team."""
+    teams = command.teams
+    linked = session.exec(
+        select(Participant, Workspace)
+        .join(Workspace, col(Workspace.id) == col(Participant.workspace_id))
+        .where(
+            Participant.slack_user_id == command.user_id,
+            or_(
+                col(Participant.slack_team_id).in_(teams),
+                and_(
+                    col(Participant.slack_team_id).is_(None),
+                    col(Workspace.slack_team_id).in_(teams),
+                ),
+            ),
         )
-    ).first()
-    if participant is None:
-        # Says nothing of the workspace: only linked people see any of it.
+        .order_by(col(Workspace.name), col(Workspace.id))
+    ).all()
+    if not linked:
+        raise _not_linked(session, command)
+    if len(linked) > 1 and command.channel_id:
+        posting = set(
+            session.exec(
+                select(Series.workspace_id).where(
+                    col(Series.workspace_id).in_([w.id for _, w in linked]),
+                    Series.slack_channel_id == command.channel_id,
+                )
+            )
+        )
+        linked = [row for row in linked if row[1].id in posting] or linked
+    if len(linked) > 1:
+        linked = [row for row in linked if row[1].slack_team_id in teams] or linked
+    if len(linked) > 1:
+        names = ", ".join(f"*{escape(w.name)}*" for _, w in linked[:AMBIGUOUS_SHOWN])
         raise Refusal(
-            f"Your Slack account (`{escape(user_id)}`) is not linked to a participant of the "
-            "scheduler workspace this Slack team is connected to. Link it with "
-            f'`PATCH /v1/participants/{{id}}` and `{{"slack_user_id": "{escape(user_id)}"}}` '
-            "(find your id with `GET /v1/participants`)."
+            f"Your Slack account is linked in {len(linked)} scheduler workspaces ({names}). "
+            "Run the command in a channel that one of their series posts to."
         )
-    return load_caller(session, workspace, participant.id)
+    participant, workspace = linked[0]
+    return workspace, load_caller(session, workspace, participant.id)
+
+
+def _not_linked(session: Session, command: SlashCommand) -> Refusal:
+    team, user = escape(command.team_id), escape(command.user_id)
+    home = session.exec(
+        select(Workspace.id).where(col(Workspace.slack_team_id).in_(command.teams))
+    ).first()
+    if home is None:
+        return Refusal(
+            f"This Slack workspace (`{team}`) is not connected to a scheduler workspace yet. "
+            "An admin connects it with the workspace's API key: `PATCH /v1/workspace` with "
+            f'`{{"slack_team_id": "{team}"}}`. From another organisation in a shared channel? '
+            f"Ask the organiser to link you: `PATCH /v1/participants/{{id}}` with "
+            f'`{{"slack_user_id": "{user}", "slack_team_id": "{team}"}}`.'
+        )
+    # Says nothing of the workspace: only linked people see any of it.
+    return Refusal(
+        f"Your Slack account (`{user}`) is not linked to a participant of the scheduler "
+        "workspace this Slack team is connected to. Link it with "
+        f'`PATCH /v1/participants/{{id}}` and `{{"slack_user_id": "{user}"}}` '
+        "(find your id with `GET /v1/participants`)."
+    )
 
 
 def find_series(session: Session, workspace: Workspace, name: str) -> Series:
@@ -200,9 +256,8 @@ def respond(session: Session, command: SlashCommand, now: datetime, settings: Se
                 f"`{escape(invocation.name[:40])}` is not a {command.command} command. "
                 f"Try `{command.command} help`."
             )
-        workspace = find_workspace(session, command.team_id)
         # Every sub-command shows something of the workspace: only for linked people.
-        caller = find_caller(session, workspace, command.user_id)
+        workspace, caller = find_caller(session, command)
         call = Call(session, workspace, caller, invocation, command.command, now, settings)
         return run(call)
     except (Refusal, InvalidInput, AppError) as exc:
@@ -257,68 +312,6 @@ def help_reply(command: str) -> Reply:
     )
 
 
-# --- rendering shared by next and plan -------------------------------------------------
-
-
-class OccurrenceView(Protocol):
-    """What :func:`occurrence_out` and :func:`plan_out` both give for one meeting."""
-
-    @property
-    def start(self) -> datetime: ...
-
-    @property
-    def participants(self) -> list[ParticipantSlot]: ...
-
-    @property
-    def absent(self) -> list[AbsentOut]: ...
-
-    @property
-    def changes(self) -> list[str]: ...
-
-
-def absent_line(view: OccurrenceView, ctx: schedules.SeriesContext) -> str:
-    """``\n      absent: Jun (time off)`` for quorum members who cannot come, and what is out
-    of date since the occurrence was scheduled, else ``''``."""
-    line = ""
-    if view.absent:
-        names = [
-            f"{escape(ctx.name_of(a.participant_id))} ({escape(a.reason)})" for a in view.absent
-        ]
-        line += f"\n      absent: {'; '.join(names)}"
-    if view.changes:
-        line += f"\n      :warning: out of date: {escape(' '.join(view.changes))}"
-    return line
-
-
-def times_line(start: datetime, slots: Sequence[ParticipantSlot], caller: Caller) -> str:
-    """``<date token> your time · Wed 09:00 Manila · Tue 14:00 London``."""
-    mine = str(caller.id)
-    zones = other_zones(caller.timezone, (s.timezone for s in slots if s.participant_id != mine))
-    return " · ".join(
-        [f"{when_yours(start, caller.timezone)} your time", *(when_theirs(start, z) for z in zones)]
-    )
-
-
-def hard_turn(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
-    """Who pays most among the counted participants (ties named together), or nobody."""
-    required = {str(m.participant_id) for m in ctx.members if m.counted}
-    turn = wording.hard_turn(
-        (
-            (ctx.name_of(s.participant_id), s.burden_minutes)
-            for s in slots
-            if s.participant_id in required
-        ),
-        mark=lambda names: f"*{escape(names)}*",
-    )
-    return NOBODY_PAYS if turn is None else f"hard turn: {turn}"
-
-
-def answers_line(slots: Sequence[ParticipantSlot], ctx: schedules.SeriesContext) -> str:
-    """Who answered the invitation and how (RSVP links), e.g. "Maria Santos declined"."""
-    said = wording.answers((ctx.name_of(s.participant_id), s.response) for s in slots)
-    return f"\n      {escape(said)}" if said else ""
-
-
 # --- the sub-commands ------------------------------------------------------------------
 
 
@@ -361,8 +354,9 @@ def next_meetings(call: Call) -> Reply:
         line += answers_line(view.participants, ctx)
         if ctx.series.location:
             line += f"\n{escape(ctx.series.location)}"
-        reply.section(line)
-    return reply
+        turn = str(me.id) in hard_turn_takers(view.participants, ctx)
+        reply.section(line).actions(occurrence_buttons(me.id, occ.id, turn))
+    return reply.actions([turns_button(me.id)])
 
 
 def list_series(call: Call) -> Reply:
@@ -487,12 +481,19 @@ def render_plan(
     reply.context(f"{source} · {length(series.duration_minutes)} · policy {series.policy}")
     if not views:
         reply.section("No upcoming occurrences: every date of this series is in the past.")
+    member = caller.id in {m.participant_id for m in ctx.members}
     lines = [
         f"{times_line(v.start, v.participants, caller)}\n      {hard_turn(v.participants, ctx)}"
         + absent_line(v, ctx)
         for v in views[:PLAN_SHOWN]
     ]
-    reply.sections(lines)
+    stored = [v.id for v in views[:PLAN_SHOWN] if v.id is not None]
+    if not member or len(stored) != len(lines):  # a preview, or not theirs: nothing to press
+        reply.sections(lines)
+    else:
+        for view, line, occurrence_id in zip(views, lines, stored, strict=False):
+            turn = str(caller.id) in hard_turn_takers(view.participants, ctx)
+            reply.section(line).actions(occurrence_buttons(caller.id, occurrence_id, turn))
     if len(views) > PLAN_SHOWN:
         reply.context(
             f"…and {len(views) - PLAN_SHOWN} more; "
@@ -502,7 +503,7 @@ def render_plan(
         reply.context("Skipped dates: " + "; ".join(skipped[:PLAN_SHOWN]))
     for sentence in ctx.calendar_notices:  # a member's calendar that could not be read
         reply.context(escape(sentence))
-    return reply
+    return reply.actions([turns_button(caller.id)] if member else [])
 
 
 def balance(call: Call) -> Reply:

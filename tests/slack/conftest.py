@@ -90,7 +90,13 @@ def check_payload(payload: dict[str, Any]) -> None:
     assert isinstance(payload["text"], str) and payload["text"].strip(), payload
     assert isinstance(payload["blocks"], list) and 0 < len(payload["blocks"]) <= 50, payload
     for block in payload["blocks"]:
-        assert block["type"] in ("header", "section", "context", "divider"), block
+        assert block["type"] in ("header", "section", "context", "divider", "actions"), block
+        if block["type"] == "actions":  # buttons (app.slack.interactions), Slack's limits
+            assert 0 < len(block["elements"]) <= 25, block
+            for button in block["elements"]:
+                assert button["type"] == "button" and button["action_id"], button
+                assert button["text"]["type"] == "plain_text", button
+                assert len(button["text"]["text"]) <= 75 and len(button["value"]) <= 2000
         if block["type"] == "section":
             assert block["text"]["type"] == "mrkdwn" and len(block["text"]["text"]) <= 3000
         if block["type"] == "header":
@@ -103,7 +109,10 @@ def mrkdwn(payload: dict[str, Any]) -> str:
     for block in payload["blocks"]:
         if "text" in block:
             out.append(block["text"]["text"])
-        out.extend(e["text"] for e in block.get("elements", []))
+        out.extend(
+            e["text"] if isinstance(e["text"], str) else e["text"]["text"]
+            for e in block.get("elements", [])
+        )
     return "\n".join(out)
 
 
