@@ -42,7 +42,7 @@ VERSION_COLUMNS = ("content_version", *KINDS.values(), "availability_version")
 # figures of future occurrences (app.db.current).
 UNSEEN_BY_FEEDS: frozenset[str] = frozenset()
 # Participant columns that change how a person is shown, not when they can meet.
-SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "version", "updated_at"})
+SHOWN_ONLY = frozenset({"name", "email", "slack_user_id", "slack_team_id", "version", "updated_at"})
 # Calendar source columns that change what plans read: its busy times and whether it fails
 # (plans say so). A refresh that finds the same busy times moves nothing.
 CALENDAR_SEEN = frozenset({"busy_digest", "status"})
