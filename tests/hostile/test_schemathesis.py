@@ -9,6 +9,7 @@ Deterministic: a fixed seed and Hypothesis' derandomize, so a failure reproduces
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections import Counter
@@ -284,10 +285,30 @@ def _make_plausible(case: Case, world: World) -> None:
             case.body["pinned"] = True
     if case.operation.path == "/slack/commands" and isinstance(case.body, dict):
         case.body["team_id"], case.body["user_id"] = TEAM, SLACK_USER
+    if case.operation.path == "/slack/interactions" and isinstance(case.body, dict):
+        case.body["payload"] = _button_press(world, case.body.get("payload"))
     if case.operation.path == "/v1/workspaces":
         headers = CaseInsensitiveDict(case.headers or {})
         headers["X-Admin-Token"] = ADMIN_TOKEN
         case.headers = headers
+
+
+def _button_press(world: World, fuzzed: object) -> str:
+    """A press of one of the linked user's buttons (half the time; else what was fuzzed).
+    Its response_url is no allowed prefix: the answer is posted nowhere."""
+    if not coin("press", fuzzed):
+        return fuzzed if isinstance(fuzzed, str) else json.dumps(fuzzed)
+    value = {"p": world.ids["participant_id"], "o": world.ids["occurrence_id"]}
+    action = _pick(("turns.show", "occurrence.swap", "occurrence.decline"), fuzzed)
+    return json.dumps(
+        {
+            "type": "block_actions",
+            "user": {"id": SLACK_USER, "team_id": TEAM},
+            "team": {"id": TEAM},
+            "actions": [{"action_id": action, "value": json.dumps(value)}],
+            "response_url": "http://127.0.0.1:9/not-an-allowed-prefix",
+        }
+    )
 
 
 class SlackSigner(requests.auth.AuthBase):
@@ -309,7 +330,7 @@ class SlackSigner(requests.auth.AuthBase):
 def test_contract(case: Case, fuzzing: Fuzzing) -> None:
     world = fuzzing.world
     session = requests.Session()
-    if case.operation.path == "/slack/commands":
+    if case.operation.path in ("/slack/commands", "/slack/interactions"):
         session.auth = SlackSigner()
     headers = {"Authorization": world.api.headers["Authorization"]}
     response = case.call_and_validate(session=session, headers=headers, checks=CHECKS)
