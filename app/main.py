@@ -50,6 +50,7 @@ from app.settings import Settings, get_settings
 from app.share import routes as share_routes
 from app.slack import interactions as slack_interactions
 from app.slack import routes as slack_routes
+from app.slack.posts import PostDispatcher
 
 # Far above any real request (a series with 200 members is ~20 kB); bounds what one request
 # makes the server buffer and parse.
@@ -101,7 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: runs_on.clock(),
         )
         dispatcher.start()
+        slack_posts = PostDispatcher(engine, settings, lambda: runs_on.clock())
+        slack_posts.start()
         yield
+        await slack_posts.stop()
         await dispatcher.stop()
         await refresher.stop()
         heavy_work.close()

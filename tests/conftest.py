@@ -72,6 +72,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # Calendar sources in tests are served on loopback (tests/calendars/ics_server.py);
         # the address rule itself is tested with the default (tests/api/test_calendars.py).
         "calendar_allow_private_addresses": True,
+        # The background loops of a test app (calendar refresh, email and Slack dispatch)
+        # stay out of the tests' way: a test that wants one sets a short interval itself,
+        # and runs dispatchers with its own clock. Slack's Web API is never the real one.
+        "calendar_poll_seconds": 3600,
+        "mail_poll_seconds": 3600,
+        "slack_api_url": "http://127.0.0.1:9/api/",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

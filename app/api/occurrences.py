@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, select
 
+from app import outbound
 from app.api.deps import (
     SessionDep,
     WorkspaceDep,
@@ -21,7 +22,7 @@ from app.api.deps import (
     retry_lost_race,
 )
 from app.api.fields import Flag, Instant
-from app.db import invitations, schedules
+from app.db import schedules
 from app.db.changes import touch
 from app.db.models import Occurrence, Series, Workspace
 from app.errors import AUTHENTICATED, AppError, error_responses, invalid
@@ -214,7 +215,7 @@ def update(
         if changes.get("status") != "cancelled":
             cancelled = []
         settings = services(request.app).settings
-        invitations.series_changed(session, workspace, series, now, settings, cancelled)
+        outbound.series_changed(session, workspace, series, now, settings, cancelled)
     response.headers["ETag"] = etag_of(occ)
     return occurrence_out(occ, ctx)
 
@@ -363,7 +364,7 @@ def swap_occurrences(
     schedules.hold_schedule(session, series)
     for occ, changes in moves:
         touch(session, occ, changes)
-    invitations.series_changed(session, workspace, series, now, settings)
+    outbound.series_changed(session, workspace, series, now, settings)
     after, _ = schedules.ledger(ctx, rows, now)
     pids = sorted(set(before_totals) | set(after), key=lambda pid: (ctx.name_of(pid), pid))
     return SwapOut(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
+from app import outbound
 from app.api.deps import (
     NowDep,
     OwnedSeries,
@@ -453,7 +454,7 @@ def update(
         replan_affected(
             session, workspace, people, "the series changed", now, settings, only=series.id
         )
-    invitations.series_changed(session, workspace, series, now, settings)
+    outbound.series_changed(session, workspace, series, now, settings)
     return _public(session, series, response)
 
 
@@ -565,7 +566,7 @@ def schedule(
         time_budget_seconds=services(request.app).settings.plan_time_budget_seconds,
     )
     stored = schedules.store_plan(session, workspace, series, result, past)
-    invitations.series_changed(session, workspace, series, now, services(request.app).settings)
+    outbound.series_changed(session, workspace, series, now, services(request.app).settings)
     out = plan_out(PlanFrame.of(ctx), result, stored, view=view, offset=offset, limit=limit)
     return _json(out.model_dump_json().encode())
 

@@ -237,10 +237,12 @@ class Series(Versioned, table=True):
     # anyone's calendar sends nothing. rsvp_epoch: bumping it revokes every RSVP link.
     # A channel for reminders before each occurrence and announcements of re-plans.
     slack_channel_id: str | None = Field(default=None, max_length=32)
-    slack_reminder_minutes: int | None = Field(default=60)
+    # (Defaults are the API's, 60 and 15: a model default would turn an explicit null back
+    # into the default on insert.)
+    slack_reminder_minutes: int | None = Field(default=None)
     send_invitations: bool = Field(default=False)
     organizer_email: str | None = Field(default=None, max_length=320)
-    reminder_minutes: int | None = Field(default=15)
+    reminder_minutes: int | None = Field(default=None)
     invitation_sequence: int = _counter()
     invitation_digest: str = Field(default="", max_length=64)
     rsvp_epoch: int = _counter()

@@ -9,7 +9,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from app.db import invitations, schedules
+from app import outbound
+from app.db import schedules
 from app.db.current import current_figures
 from app.db.models import Series, SeriesParticipant, Workspace
 from app.settings import Settings
@@ -51,7 +52,7 @@ def replan_affected(
         before = {o.id: (o.start, o.status) for o in past.future}
         plan = schedules.make_plan(ctx, past, now)
         schedules.store_plan(session, workspace, series, plan, past)
-        invitations.series_changed(session, workspace, series, now, settings)
+        outbound.series_changed(session, workspace, series, now, settings, cause=cause)
         moved = 0
         for occ in past.future:
             if (occ.start, occ.status) != before[occ.id]:

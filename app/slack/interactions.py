@@ -22,9 +22,10 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from sqlmodel import Session, col, select
 
+from app import outbound
 from app.api.deps import CHANGE_ATTEMPTS, SessionDep, SettingsDep, now_of
 from app.api.occurrences import PINNED_NOTICE, BalanceChange, swap_occurrences
-from app.db import invitations, schedules
+from app.db import schedules
 from app.db.changes import LostRace
 from app.db.current import current_figures
 from app.db.models import Occurrence, Participant, Series, SeriesParticipant, Workspace
@@ -244,7 +245,7 @@ def cannot_make_it(press: Press) -> Reply:
         )
     cause = f"{ctx.name_of(me)} can't make the meeting of {occ.date}"
     changed = replan_around_declines(session, press.workspace, series, occ, press.now, cause)
-    invitations.series_changed(session, press.workspace, series, press.now, press.settings)
+    outbound.series_changed(session, press.workspace, series, press.now, press.settings)
     others = len(changed) - (occ in changed)
     plural = "s" if others != 1 else ""
     more = f" {others} other meeting{plural} of the series moved too." if others else ""

@@ -44,6 +44,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("rsvp_epoch", sa.Integer(), server_default="0", nullable=False)
         )
+    # Existing series get the default reminder; afterwards the column has no server
+    # default, so that an explicit null (no reminder) is stored as null by the ORM.
+    with op.batch_alter_table("series", schema=None) as batch_op:
+        batch_op.alter_column("reminder_minutes", server_default=None)
     with op.batch_alter_table("series_participant", schema=None) as batch_op:
         batch_op.add_column(sa.Column("response", text(length=8), nullable=True))
         batch_op.add_column(

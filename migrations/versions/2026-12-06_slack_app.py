@@ -39,6 +39,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("slack_reminder_minutes", sa.Integer(), server_default="60", nullable=True)
         )
+    with op.batch_alter_table("series", schema=None) as batch_op:  # null means no reminders
+        batch_op.alter_column("slack_reminder_minutes", server_default=None)
     op.create_table(
         "slack_install",
         sa.Column("id", sa.Uuid(), nullable=False),

@@ -307,3 +307,18 @@ def test_send_invitations_cannot_be_null(api: Client) -> None:
         422,
     )
     assert body["fields"][0]["loc"][-1] == "send_invitations"
+
+
+def test_null_reminders_at_creation_mean_none(api: Client) -> None:
+    ny, mnl = two_parties(api)
+    ana = make_participant(api, ny["id"], name="Ana Reyes")
+    series = weekly_review(
+        api,
+        [{"participant_id": ana["id"]}],
+        schedule=False,
+        reminder_minutes=None,
+        slack_reminder_minutes=None,
+    )
+    assert (series["reminder_minutes"], series["slack_reminder_minutes"]) == (None, None)
+    again = api.get(f"/v1/series/{series['id']}").json()
+    assert (again["reminder_minutes"], again["slack_reminder_minutes"]) == (None, None)
