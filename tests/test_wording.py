@@ -25,6 +25,7 @@ from app.scheduling import wording
 from app.slack.commands import PlanJob
 from tests.conftest import PUBLIC_BASE, Client, make_participant, make_party
 from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
+from tests.slack.fake_api import bind_team
 
 NOW = datetime(2026, 10, 19, 12, tzinfo=UTC)
 DAYS = [{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "17:00"}]
@@ -42,7 +43,7 @@ def _text(page: str) -> str:
 
 
 def _setup(api: Client) -> tuple[dict[str, Any], dict[str, str], list[dict[str, Any]]]:
-    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    bind_team(api, TEAM)
     people = {}
     for name, tz, user in (("Ana", NEW_YORK, "UANA"), ("Maria", MANILA, "UMARIA")):
         party = make_party(api, timezone=tz, working_hours=DAYS, holiday_country=None)

@@ -1,4 +1,10 @@
-"""Workspaces (admin-created tenants) and their API keys."""
+"""Workspaces (admin-created tenants) and their API keys.
+
+A workspace is connected to a Slack team by installing the Slack app (app.slack.install):
+Slack says which team installed it. ``PATCH`` with ``slack_team_id`` names a team without
+Slack's word, so it works only with ``SCHEDULER_ENVIRONMENT=development`` (local trials
+without a Slack app); elsewhere it is a 422 pointing at the install link.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ from app.api.fields import Name, SlackId
 from app.db.accounts import create_workspace, issue_api_key
 from app.db.changes import refuse_nulls, revoke_live, touch
 from app.db.models import ApiKey, Workspace
-from app.errors import AUTHENTICATED, AppError, error_responses
+from app.errors import AUTHENTICATED, AppError, error_responses, invalid
 
 router = APIRouter(prefix="/v1", tags=["workspaces"])
 
@@ -44,6 +50,8 @@ class WorkspacePublic(BaseModel):
     id: uuid.UUID
     name: str
     slack_team_id: str | None
+    # When the Slack app was installed (null: not installed, or bound by a development PATCH).
+    slack_installed_at: datetime | None
     created_at: datetime
     updated_at: datetime
 
@@ -51,6 +59,7 @@ class WorkspacePublic(BaseModel):
 class WorkspaceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
+    # Development only (see the module's docstring); the current value is always accepted.
     slack_team_id: SlackId | None = None
 
 
@@ -107,12 +116,23 @@ def update(
     body: WorkspaceUpdate,
     workspace: WorkspaceDep,
     session: SessionDep,
+    settings: SettingsDep,
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> WorkspacePublic:
     check_if_match(if_match, workspace)
     changes = body.model_dump(exclude_unset=True)
     refuse_nulls(changes, ("name",))
+    if changes.get("slack_team_id", workspace.slack_team_id) != workspace.slack_team_id:
+        if settings.environment != "development":
+            raise invalid(
+                ["slack_team_id"],
+                "A Slack team is connected by installing the Slack app: POST "
+                "/v1/workspace/slack/install-link gives the link to open; DELETE "
+                "/v1/workspace/slack disconnects.",
+            )
+        # A bot token belongs to the team it was installed in.
+        changes.update(slack_bot_token_sealed=None, slack_bot_user_id=None, slack_installed_at=None)
     if changes.get("slack_team_id"):
         taken = session.exec(
             select(Workspace).where(

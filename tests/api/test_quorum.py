@@ -12,6 +12,7 @@ import pytest
 from tests.api.review import two_parties
 from tests.conftest import PUBLIC_BASE, Client, make_participant
 from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
+from tests.slack.fake_api import bind_team
 
 MANILA = "Asia/Manila"
 
@@ -173,7 +174,7 @@ def test_a_quorum_member_on_time_off_is_absent_and_the_meeting_is_held(
     assert "absent: time off" in str(event["DESCRIPTION"])
 
     # Slack's /meet next names who is absent and why.
-    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    bind_team(api, TEAM)
     ana = people["ana"]["id"]
     assert api.patch(f"/v1/participants/{ana}", json={"slack_user_id": "UANA"}).status_code == 200
     text = mrkdwn(reply_of(slash(client, "next 2", user_id="UANA")))

@@ -14,6 +14,7 @@ import pytest
 from tests.api.review import two_parties, weekly_review
 from tests.conftest import Client, make_participant
 from tests.slack.conftest import TEAM, mrkdwn, reply_of, slash
+from tests.slack.fake_api import bind_team
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_time_off_after_scheduling_is_seen_said_and_fixed(
     [occ] = [o for o in _occurrences(api, series) if o["id"] == stale["occurrence_id"]]
     assert occ["stale"] and bob["id"] not in [p["participant_id"] for p in occ["participants"]]
     # Slack's next meetings show it out of date.
-    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    bind_team(api, TEAM)
     text = mrkdwn(reply_of(slash(client, "next 4", user_id="UANA")))
     assert "out of date: Tue 12 Jan: Bob Martinez cannot attend: time off." in text
 

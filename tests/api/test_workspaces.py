@@ -6,6 +6,7 @@ import uuid
 
 import anyio.from_thread
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
 from app.db.accounts import hash_secret
@@ -13,6 +14,13 @@ from app.main import create_app
 from app.services import services
 from tests.api.conftest import error_of, locs
 from tests.conftest import ADMIN_TOKEN, Client, counting_rows, make_settings, new_workspace
+
+
+@pytest.fixture
+def development(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATCH binds a Slack team only in development (elsewhere the app's install does:
+    tests/slack/test_install.py)."""
+    monkeypatch.setattr(services(app).settings, "environment", "development")
 
 
 def test_create_workspace_returns_a_working_key_once(client: Client, engine: Engine) -> None:
@@ -91,7 +99,7 @@ def test_create_workspace_validation(
         assert loc in locs(error_of(r, 422))
 
 
-def test_get_and_patch_workspace(api: Client) -> None:
+def test_get_and_patch_workspace(api: Client, development: None) -> None:
     r = api.get("/v1/workspace")
     assert r.status_code == 200
     before = r.json()
@@ -118,7 +126,7 @@ def test_get_and_patch_workspace(api: Client) -> None:
 
 
 def test_slack_team_can_belong_to_one_workspace_only(
-    api: Client, other_api: Client, engine: Engine
+    api: Client, other_api: Client, engine: Engine, development: None
 ) -> None:
     assert api.patch("/v1/workspace", json={"slack_team_id": "T0001"}).status_code == 200
     # Setting the same value again on the owner is not a conflict.
@@ -192,7 +200,9 @@ def test_workspace_names_need_not_be_unique(client: Client) -> None:
     assert a["id"] != b["id"]
 
 
-def test_slack_conflict_does_not_name_the_holder(api: Client, other_api: Client) -> None:
+def test_slack_conflict_does_not_name_the_holder(
+    api: Client, other_api: Client, development: None
+) -> None:
     # The 409 for a taken Slack team must not reveal which workspace holds it.
     assert api.patch("/v1/workspace", json={"slack_team_id": "T0042"}).status_code == 200
     body = error_of(other_api.patch("/v1/workspace", json={"slack_team_id": "T0042"}), 409)

@@ -14,6 +14,7 @@ import pytest
 from app.invitations import links
 from app.services import services
 from tests.conftest import Client, make_participant, make_party
+from tests.slack.fake_api import bind_team
 
 TEAM = "THOSTILE01"
 SLACK_USER = "UHOSTILE01"
@@ -143,7 +144,7 @@ class World:
 
 def build_world(api: Client) -> World:
     world = World(api)
-    created(api.patch("/v1/workspace", json={"slack_team_id": TEAM}))
+    bind_team(api, TEAM)
     world.ids["party_id"] = make_party(api, name="Acme (New York)", working_hours=NY_HOURS)["id"]
     vendor = make_party(
         api,

@@ -23,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from app.services import services
 from app.slack import delivery
 from tests.conftest import SLACK_SECRET, Client, make_participant, make_party
+from tests.slack.fake_api import bind_team
 
 TEAM = "TDEMO0001"
 # Monday 2026-11-23 12:00Z: the series below start the next day.
@@ -155,8 +156,7 @@ def _series(
 
 
 def build_demo(api: Client) -> Demo:
-    r = api.patch("/v1/workspace", json={"slack_team_id": TEAM})
-    assert r.status_code == 200, r.text
+    bind_team(api, TEAM)
     parties = {
         "ny": make_party(
             api,
@@ -231,7 +231,7 @@ def demo(api: Client) -> Demo:
 @pytest.fixture
 def linked(api: Client) -> dict[str, Any]:
     """The least a command needs: a connected workspace and one linked participant (UDANA)."""
-    assert api.patch("/v1/workspace", json={"slack_team_id": TEAM}).status_code == 200
+    bind_team(api, TEAM)
     party = make_party(api, timezone="America/New_York", working_hours=NY_HOURS)
     return make_participant(api, party["id"], name="Dana Whitfield", slack_user_id="UDANA")
 

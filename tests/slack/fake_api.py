@@ -29,6 +29,10 @@ Every request that reaches the server is recorded (``calls``), those answered wi
 too (``Call.status``, ``Call.response``). ``reset()`` forgets calls, grants, queued
 failures, messages and revocations and brings the server up; the fixture does it before
 each test.
+
+``bind_team(api, team_id, token=...)`` connects the API key's workspace to a Slack team as
+an install would leave it, without Slack (tests run with ``environment="test"``, where
+``PATCH /v1/workspace`` no longer binds teams).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import itertools
 import json
 import secrets
 import threading
+import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,6 +53,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from app.db.changes import touch
+from app.db.engine import session_scope
+from app.db.models import Workspace
+from app.secret_box import secret_box
+from app.services import services
+from tests.conftest import Client
 
 CLIENT_ID = "1234567890.0987654321"
 CLIENT_SECRET = "test-slack-client-secret"
@@ -431,3 +443,28 @@ def slack_api_fixture(request: pytest.FixtureRequest) -> Iterator[SlackApi]:
     server.reset()
     yield server
     server.up()
+
+
+def bind_team(
+    api: Client, team_id: str, token: str | None = None, bot_user_id: str = "UBOT0001"
+) -> None:
+    """Connects the workspace of ``api``'s key to Slack team ``team_id``, written directly
+    as the install (app.slack.install) writes it: with ``token`` sealed as its bot token
+    and ``bot_user_id`` when a token is given, else (like a development PATCH) without."""
+    r = api.get("/v1/workspace")
+    assert r.status_code == 200, r.text
+    runs_on = services(api.app)
+    with session_scope(runs_on.engine) as session:
+        workspace = session.get(Workspace, uuid.UUID(r.json()["id"]))
+        assert workspace is not None
+        sealed = None if token is None else secret_box(runs_on.settings).seal(token)
+        touch(
+            session,
+            workspace,
+            {
+                "slack_team_id": team_id,
+                "slack_bot_token_sealed": sealed,
+                "slack_bot_user_id": None if token is None else bot_user_id,
+                "slack_installed_at": None if token is None else runs_on.clock(),
+            },
+        )

@@ -38,6 +38,7 @@ from tests.slack.conftest import (
     signed,
     slash,
 )
+from tests.slack.fake_api import bind_team
 
 NY, MANILA, LONDON = (ZoneInfo(z) for z in ("America/New_York", "Asia/Manila", "Europe/London"))
 CITY = {"America/New_York": "New York", "Asia/Manila": "Manila", "Europe/London": "London"}
@@ -540,7 +541,7 @@ def test_team_of_another_workspace_sees_nothing_here(client: Client, demo: Demo)
     from tests.conftest import new_workspace
 
     other, _ = new_workspace(client, "Other tenant")
-    assert other.patch("/v1/workspace", json={"slack_team_id": "TOTHER"}).status_code == 200
+    bind_team(other, "TOTHER")
     reply = reply_of(slash(client, f"balance {demo.ops['id']}", team_id="TOTHER"))
     assert '"slack_user_id": "UDANA"' in reply["text"] and "Weekly" not in reply["text"]
     assert TEAM not in reply["text"]
