@@ -51,8 +51,8 @@ AUTHORIZE_URL = "https://slack.com/oauth/v2/authorize"
 CALLBACK_PATH = "/slack/oauth/callback"
 # `commands` for /meet; `chat:write` for reminders and re-plan posts in a series' channel.
 # Not `chat:write.public` (posting to public channels the bot was not invited to): inviting
-# the bot is how a channel agrees to its posts, and in Slack Connect channels, where these
-# meetings' parties meet, an app can post only as a member anyway.
+# the bot is how a channel agrees to its posts, and membership is needed anyway in private
+# channels, which that scope does not cover (a Slack Connect channel may be private on one side).
 SCOPES = ("commands", "chat:write")
 LINK_LIFETIME = timedelta(minutes=10)
 # Links stay known this long after they expire, so a late click hears "expired".
