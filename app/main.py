@@ -48,6 +48,7 @@ from app.serving.observability import RequestMetrics, configure_logging
 from app.serving.ratelimit import PublicLinks, TokenBuckets, auth_failures
 from app.settings import Settings, get_settings
 from app.share import routes as share_routes
+from app.slack import install as slack_install
 from app.slack import interactions as slack_interactions
 from app.slack import routes as slack_routes
 from app.slack.posts import PostDispatcher
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(share_routes.router, responses=error_responses(429, 503))
     app.include_router(slack_routes.router)
     app.include_router(slack_interactions.router)
+    app.include_router(slack_install.router)
     app.include_router(invitation_routes.router, responses=error_responses(404, 409, 429))
     app.add_middleware(RequestDay, services=runs_on)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

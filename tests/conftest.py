@@ -78,6 +78,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "calendar_poll_seconds": 3600,
         "mail_poll_seconds": 3600,
         "slack_api_url": "http://127.0.0.1:9/api/",
+        # An app is configured, so the install link is made (tests/slack/test_install.py
+        # drives it against a local stand-in of Slack's Web API).
+        "slack_client_id": "1000000000.2000000000",
+        "slack_client_secret": "test-slack-client-secret",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

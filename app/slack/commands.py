@@ -158,8 +158,9 @@ def _not_linked(session: Session, command: SlashCommand) -> Refusal:
     if home is None:
         return Refusal(
             f"This Slack workspace (`{team}`) is not connected to a scheduler workspace yet. "
-            "An admin connects it with the workspace's API key: `PATCH /v1/workspace` with "
-            f'`{{"slack_team_id": "{team}"}}`. From another organisation in a shared channel? '
+            "An admin connects it by installing the app: `POST /v1/workspace/slack/install-link` "
+            "with the workspace's API key gives the link. From another organisation in a shared "
+            "channel? "
             f"Ask the organiser to link you: `PATCH /v1/participants/{{id}}` with "
             f'`{{"slack_user_id": "{user}", "slack_team_id": "{team}"}}`.'
         )

@@ -91,7 +91,8 @@ def test_unknown_team_says_how_to_connect(client: Client, demo: Demo) -> None:
     reply = reply_of(slash(client, "next", team_id="TNOBODY"))
     assert reply["response_type"] == "ephemeral"
     assert "TNOBODY" in reply["text"]
-    assert "PATCH /v1/workspace" in reply["text"] and '"slack_team_id": "TNOBODY"' in reply["text"]
+    assert "POST /v1/workspace/slack/install-link" in reply["text"]
+    assert "PATCH /v1/workspace " not in reply["text"]  # the team is bound by the install
 
 
 def test_unlinked_user_says_how_to_link(client: Client, demo: Demo) -> None:
