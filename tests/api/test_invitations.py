@@ -310,7 +310,7 @@ def test_send_invitations_cannot_be_null(api: Client) -> None:
 
 
 def test_null_reminders_at_creation_mean_none(api: Client) -> None:
-    ny, mnl = two_parties(api)
+    ny, _ = two_parties(api)
     ana = make_participant(api, ny["id"], name="Ana Reyes")
     series = weekly_review(
         api,

@@ -464,7 +464,7 @@ def test_a_feed_carries_the_series_reminder(api: Client, client: Client, in_marc
     feed = _feed(api, "series", s["id"])
     calendar = icalendar.Calendar.from_ical(client.get(_path(feed)).content)
     alarms = {
-        str(e["STATUS"]): [a["TRIGGER"].dt for a in e.walk("VALARM")]
+        str(e["STATUS"]): [a.decoded("TRIGGER") for a in e.walk("VALARM")]
         for e in calendar.walk("VEVENT")
     }
     assert alarms == {"CONFIRMED": [timedelta(minutes=-30)], "CANCELLED": []}
