@@ -235,3 +235,29 @@ def test_a_removed_member_and_a_deleted_series_get_a_cancel_by_email(
     calendar = icalendar.Calendar.from_ical(ics)
     assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
     assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == {f"series-{sid}@meeting-scheduler"}
+
+
+def test_a_re_schedule_that_moves_meetings_reaches_every_reader(
+    api: Client, smtp_server: SmtpServer, post: Post
+) -> None:
+    world = team(api)
+    sid = world["series"]["id"]
+    api.post(f"/v1/series/{sid}/schedule")
+    post()
+    _, before = calendar_part(latest_by_recipient(smtp_server)["ana@client.example"])
+    # Maria is away on the second Tuesday: the plan changes when the series is scheduled again.
+    second = api.get(f"/v1/series/{sid}/occurrences").json()["items"][1]
+    r = api.post(
+        f"/v1/participants/{world['maria']['id']}/time-off",
+        json={"start_date": second["date"], "end_date": second["date"]},
+    )
+    assert r.status_code == 201, r.text
+    assert api.post(f"/v1/series/{sid}/schedule").status_code == 200
+    smtp_server.reset()
+    assert post() == 3
+    _, after = calendar_part(latest_by_recipient(smtp_server)["ana@client.example"])
+    expected = api_instants(api, sid)
+    assert sequence_of(after) > sequence_of(before)
+    assert expected != scheduled(read_with_all_clients([before])["ical.js"][0])
+    for client, [seen] in read_with_all_clients([after]).items():
+        assert scheduled(seen) == expected, client
