@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import Literal
 
@@ -91,8 +93,13 @@ class Settings(BaseSettings):
     def _a_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             try:
-                Fernet(value.get_secret_value().encode("ascii"))
-            except (ValueError, UnicodeError):
+                raw = value.get_secret_value().encode("ascii")
+                # A Fernet key as generate_key() writes it: 44 characters, padded. (Newer
+                # cryptography releases also take the unpadded 43; a key is checked once.)
+                if len(raw) != 44 or len(base64.urlsafe_b64decode(raw)) != 32:
+                    raise ValueError("not a Fernet key")
+                Fernet(raw)
+            except (ValueError, UnicodeError, binascii.Error):
                 raise ValueError(
                     "SCHEDULER_SECRET_KEY must be a Fernet key (32 random bytes in URL-safe "
                     "base64, 44 characters); make one with: python -c 'from "

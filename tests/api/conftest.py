@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Client, make_participant, make_party
+from tests.slack.fake_api import bind_team
 
 MANILA_NIGHTS = [{"days": ["sun", "mon", "tue", "wed", "thu"], "start": "21:00", "end": "06:00"}]
 # As the API returns it: weekdays in Monday-first order.
@@ -83,6 +85,8 @@ def populate(api: Client) -> World:
         json={"kind": "ics", "url": "http://127.0.0.1:9/never-answered.ics"},
     )
     assert calendar.status_code == 201, calendar.text
+    # Connected to a Slack team of its own (as the app's install does).
+    bind_team(api, f"T{uuid.uuid4().hex[:10].upper()}")
     return World(api, party, participant, r.json(), key.json(), calendar.json()["id"])
 
 

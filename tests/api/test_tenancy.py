@@ -39,6 +39,8 @@ ALL_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/workspace", None),
     ("PATCH", "/v1/workspace", {"name": "Renamed"}),
     ("POST", "/v1/workspace/api-keys", None),
+    ("POST", "/v1/workspace/slack/install-link", None),
+    ("DELETE", "/v1/workspace/slack", None),  # the victim's workspace is connected
     ("GET", "/v1/parties", None),
     (
         "POST",

@@ -281,7 +281,7 @@ def response_url(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[Resp
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
     catcher.url = f"{base}commands/{TEAM}/1/secret"
