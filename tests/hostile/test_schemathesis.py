@@ -249,10 +249,10 @@ def _plausible_calendar(values: dict[str, Any]) -> None:
     if "kind" in values and "url" in values:
         values["kind"] = _pick(("ics", "caldav"), values["kind"])
         values["url"] = CALENDAR_URL
-        if values["kind"] == "ics":
-            values.pop("username", None)
-            values.pop("password", None)
-        elif ("username" in values) != ("password" in values):
+        # Credentials are for CalDAV; nothing fuzzed is removed (it may be the invalid part).
+        if "username" in values or "password" in values:
+            values["kind"] = "caldav"
+        if values["kind"] == "caldav" and ("username" in values) != ("password" in values):
             values.setdefault("username", "fuzzed")
             values.setdefault("password", "fuzzed")
 
