@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test test-any-date check lint typecheck test-tools bench bench-tools clean migrate venv mutation
+.PHONY: run test test-any-date check lint typecheck test-tools bench bench-tools clean migrate venv mutation mutation-survivors
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,17 @@ mutation: $(VENV)/.mutmut-$(MUTMUT_VERSION)
 	PYTHONDONTWRITEBYTECODE= PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
 	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS) \
 		> mutation.log 2>&1 || { tail -n 40 mutation.log; exit 1; }; \
+	$(PY) scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
+
+# After adding tests: re-run only the last run's survivors in mutmut, keeping every other result
+# (mutmut copies tests/ afresh and collects stats for the new tests first).
+mutation-survivors: $(VENV)/.mutmut-$(MUTMUT_VERSION)
+	@test -d mutants || { echo "No mutants/ folder: run make mutation first."; exit 1; }
+	@start=$$(date +%s); names=$$($(PY) scripts/mutation_report.py --names); \
+	if [ -n "$$names" ]; then \
+	PYTHONDONTWRITEBYTECODE= PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 \
+	nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) $$names \
+		>> mutation.log 2>&1 || { tail -c 2000 mutation.log; exit 1; }; fi; \
 	$(PY) scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
 
 clean:

@@ -32,6 +32,9 @@ def main() -> int:
     parser.add_argument("--root", type=Path, default=Path("mutants"))
     parser.add_argument("--seconds", type=int, help="wall time of the run, to print")
     parser.add_argument("--survivors", action="store_true", help="list surviving mutants")
+    parser.add_argument(
+        "--names", action="store_true", help="print only the survivors' names, one per line"
+    )
     args = parser.parse_args()
 
     metas = sorted((args.root / "app" / "scheduling").glob("*.py.meta"))
@@ -48,6 +51,9 @@ def main() -> int:
         rows.append((meta.name.removesuffix(".py.meta"), counts))
         survivors += sorted(k for k, c in codes.items() if _status(c) in ("survived", "no tests"))
 
+    if args.names:
+        print("\n".join(survivors))
+        return 0
     header = f"{'module':<12}" + "".join(f"{c:>10}" for c in COLUMNS) + f"{'score':>9}"
     print(header)
     print("-" * len(header))
