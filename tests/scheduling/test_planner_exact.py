@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import holidays
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.scheduling.model import Person, WeeklyWindow
 from app.scheduling.planner import Plan, SeriesSpec, plan_series
@@ -154,13 +156,44 @@ def reference_costs(spec: SeriesSpec, dates: list[date]) -> dict[date, dict[int,
 
 
 def exhaustive_rotation(vectors: list[list[list[int]]], prior: list[int]) -> tuple[int, int]:
-    """min (max_p (prior_p + sum_p), total) over every combination of one vector per date."""
-    reachable = {tuple(prior)}
+    """min (max_p (prior_p + sum_p), total) over every combination of one vector per date.
+
+    After each date a running sum that another one matches or beats for every person is
+    dropped: the same later choices keep it no better in both max and total, so the minimum
+    over all combinations is unchanged (and seed 6 of the quorum test takes 0.1 s, not 16)."""
+    reachable: list[tuple[int, ...]] = [tuple(prior)]
     for options in vectors:
-        reachable = {
-            tuple(a + b for a, b in zip(s, v, strict=True)) for s in reachable for v in options
-        }
+        sums = {tuple(a + b for a, b in zip(s, v, strict=True)) for s in reachable for v in options}
+        reachable = _undominated(sums)
     return min((max(s), sum(s) - sum(prior)) for s in reachable)
+
+
+def _undominated(sums: set[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """The sums no other sum is <= in every place (a dominating one has a smaller total, so it
+    is kept before any sum it dominates is looked at)."""
+    kept: list[tuple[int, ...]] = []
+    for s in sorted(sums, key=sum):
+        if not any(all(k <= x for k, x in zip(other, s, strict=True)) for other in kept):
+            kept.append(s)
+    return kept
+
+
+_VECTOR = st.lists(st.integers(0, 40), min_size=3, max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(_VECTOR, min_size=1, max_size=4), min_size=1, max_size=4),
+    st.lists(st.integers(0, 60), min_size=3, max_size=3),
+)
+def test_pruned_exhaustive_search_equals_trying_every_combination(
+    vectors: list[list[list[int]]], prior: list[int]
+) -> None:
+    every = [
+        [p + sum(column) for p, column in zip(prior, zip(*choice, strict=True), strict=True)]
+        for choice in itertools.product(*vectors)
+    ]
+    assert exhaustive_rotation(vectors, prior) == min((max(s), sum(s) - sum(prior)) for s in every)
 
 
 # --- random small series -------------------------------------------------------------------
