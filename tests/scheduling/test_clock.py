@@ -194,6 +194,16 @@ def test_minutes_round_towards_the_right_side() -> None:
     assert day_date(day_number(date(2026, 11, 1))) == date(2026, 11, 1)
 
 
+def test_minutes_are_exact_far_from_the_epoch() -> None:
+    # In year 9999 a count of microseconds (~2.5e17) is past float precision (2**53): the
+    # last microsecond of 23:59 must still floor to 23:59, the first one of 23:58 ceil to 23:59.
+    last_day = (date(9999, 12, 31).toordinal() - date(1970, 1, 1).toordinal()) * 1440
+    assert utc_minute(datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == last_day + 1439
+    assert utc_minute_ceil(datetime(9999, 12, 31, 23, 58, 0, 1, tzinfo=UTC)) == last_day + 1439
+    first_day = (date(1, 1, 1).toordinal() - date(1970, 1, 1).toordinal()) * 1440
+    assert utc_minute(datetime(1, 1, 1, 0, 0, 59, 999999, tzinfo=UTC)) == first_day
+
+
 class _NoOffset(tzinfo):
     def utcoffset(self, dt: datetime | None) -> None:
         return None

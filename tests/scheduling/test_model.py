@@ -1,10 +1,12 @@
-"""The core's vocabulary: HH:MM times, weekly windows and their validation errors."""
+"""The core's vocabulary: HH:MM times, weekly windows, busy times and validation errors."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from app.scheduling.model import (
+    BusyTimes,
     InvalidInput,
     WeeklyWindow,
     format_hhmm,
@@ -135,3 +137,43 @@ def test_a_custom_location_prefixes_every_error() -> None:
     assert err.value.loc == ("people", 2, "hours", 0, "start")
     exactly_100 = [{"days": ["mon"], "start": "09:00", "end": "10:00"}] * 100
     assert len(parse_working_hours(exactly_100)) == 100
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "length"),
+    [
+        ("00:01", "00:00", 1439),
+        ("23:59", "00:00", 1),
+        ("00:00", "00:01", 1),
+        ("00:00", "24:00", 1440),
+    ],
+)
+def test_windows_one_minute_from_empty_are_accepted(start: str, end: str, length: int) -> None:
+    [window] = parse_working_hours([{"days": ["mon"], "start": start, "end": end}])
+    assert window.length_minutes == length
+
+
+def test_busy_times_nested_in_a_longer_one_merge_into_it() -> None:
+    # Sorted by start, not by end: (0, 100) swallows (10, 20) and (30, 40) ends inside it.
+    busy = BusyTimes([(10, 20), (0, 100), (30, 40), (200, 300), (210, 220)])
+    assert busy.intervals() == [(0, 100), (200, 300)]
+
+
+@pytest.mark.parametrize("given", [[], [(5, 5)], [(0, 10), (20, 30)]])
+def test_busy_minutes_are_read_only_int64_arrays(given: list[tuple[int, int]]) -> None:
+    # Busy times are hashed by a digest taken once: writing into them would desync it.
+    busy = BusyTimes(given)
+    assert (busy.starts.dtype, busy.ends.dtype) == (np.dtype(np.int64),) * 2
+    assert not busy.starts.flags.writeable and not busy.ends.flags.writeable
+    if len(busy):
+        with pytest.raises(ValueError, match="read-only"):
+            busy.starts[0] = 1
+        with pytest.raises(ValueError, match="read-only"):
+            busy.ends[0] = 1
+
+
+def test_distinct_busy_times_hash_apart_and_their_digest_fits_its_column() -> None:
+    calendars = [BusyTimes([(i, i + 1)]) for i in range(50)]
+    assert len({hash(b) for b in calendars}) == 50  # a usable cache key, not one bucket
+    # app.db.models.CalendarSource.busy_digest stores busy.digest.hex() in 64 characters.
+    assert all(len(b.digest.hex()) <= 64 for b in calendars)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from app.scheduling.model import InvalidInput, Person, parse_working_hours
-from app.scheduling.search import check_search_limits, overlap, search_slots
+from app.scheduling.search import check_search_limits, grid_starts, overlap, search_slots
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 MONDAY = datetime(2026, 6, 1, tzinfo=UTC)
@@ -325,3 +328,59 @@ def test_ranking_breaks_ties_by_total_then_start() -> None:
     # Equal keys: the earlier start first.
     twins = search_slots([a], [], MONDAY, MONDAY + timedelta(days=1), 60, 60, limit=3)
     assert [s.start.hour for s in twins] == [9, 10, 11]
+
+
+def test_the_shortest_meeting_and_the_smallest_limit_are_allowed() -> None:
+    check_search_limits(MONDAY, MONDAY + timedelta(minutes=1), 1, 5, 1, 1)
+    p = worker("a", "UTC", "00:00", "24:00")
+    # A 5-minute range on a 5-minute grid holds one start for a 1-minute meeting: 00:00.
+    [only] = search_slots([p], [], MONDAY, MONDAY + timedelta(minutes=5), 1, step_minutes=5)
+    assert (only.start, only.end) == (MONDAY, MONDAY + timedelta(minutes=1))
+
+
+def test_ten_slots_by_default() -> None:
+    p = worker("a", "UTC", "00:00", "24:00")
+    # 24 free hours on an hourly grid, all costing 0: the ten earliest, in start order.
+    slots = search_slots([p], [], MONDAY, MONDAY + timedelta(days=1), 60, step_minutes=60)
+    assert [s.start for s in slots] == [MONDAY + timedelta(hours=h) for h in range(10)]
+
+
+def test_no_required_participant_is_refused_with_the_reason() -> None:
+    with pytest.raises(InvalidInput) as err:
+        search_slots([], [worker("a", "UTC")], MONDAY, MONDAY + timedelta(days=1), 60)
+    assert (err.value.loc, err.value.msg) == (
+        ("required",),
+        "Give at least one required participant.",
+    )
+
+
+def test_grid_starts_are_int64_minutes_even_when_none_fit() -> None:
+    monday = (MONDAY - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(minutes=1)
+    none_fit = grid_starts(MONDAY, MONDAY + timedelta(minutes=29), 30, 15)
+    one_fits = grid_starts(MONDAY, MONDAY + timedelta(minutes=30), 30, 15)
+    assert (none_fit.tolist(), none_fit.dtype) == ([], np.dtype(np.int64))
+    assert (one_fits.tolist(), one_fits.dtype) == ([monday], np.dtype(np.int64))
+
+
+@pytest.fixture
+def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own zone (what ``astimezone()`` without an argument uses) is UTC+9."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_in_tokyo")
+def test_overlap_is_in_utc_whatever_the_zones_of_the_range_and_the_server() -> None:
+    p = worker("a", "UTC")  # 09:00–17:00Z; the range cuts the window at both ends
+    start = datetime(2026, 6, 1, 6, tzinfo=ZoneInfo("America/New_York"))  # 10:00Z
+    end = datetime(2026, 6, 2, 0, tzinfo=ZoneInfo("Asia/Manila"))  # 16:00Z
+    [window] = overlap([p], start, end)
+    assert (window.start, window.end) == (
+        MONDAY + timedelta(hours=10),
+        MONDAY + timedelta(hours=16),
+    )
+    # Not merely the same instants: UTC datetimes, as the API prints them ("+00:00").
+    assert (window.start.tzinfo, window.end.tzinfo) == (UTC, UTC)

@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.scheduling.model import REFUSED_TIMEZONES, InvalidInput, validate_timezone, zone
+from app.scheduling.model import (
+    REFUSED_TIMEZONES,
+    InvalidInput,
+    _fixed,
+    validate_timezone,
+    zone,
+)
 
 JULY = datetime(2027, 7, 15, 16, 0, tzinfo=UTC)
 
@@ -96,3 +102,60 @@ def test_close_matches_never_suggest_a_refused_name() -> None:
         assert not any(f"'{name}'" in caught.value.msg for name in REFUSED_TIMEZONES), (
             caught.value.msg
         )
+
+
+@pytest.mark.parametrize(
+    ("offset", "said", "etc"),
+    [(-5, "UTC−5", "Etc/GMT+5"), (-10, "UTC−10", "Etc/GMT+10"), (3, "UTC+3", "Etc/GMT-3")],
+)
+def test_a_fixed_offset_refusal_inverts_the_sign_for_the_etc_name(
+    offset: int, said: str, etc: str
+) -> None:
+    # The refusal table is built at import; calling the builder here tests it at run time.
+    assert _fixed("XYZ", offset, "'Somewhere/City'") == (
+        f"'XYZ' is {said} all year, without daylight saving; use an IANA zone such as "
+        f"'Somewhere/City', or '{etc}' if you really mean a fixed offset."
+    )
+
+
+def test_est_refusal_in_full() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_timezone("EST")
+    assert caught.value.msg == (
+        "'EST' is UTC−5 all year, without daylight saving; use an IANA zone such as "
+        "'America/New_York' (Eastern Time), or 'Etc/GMT+5' if you really mean a fixed offset."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "msg"),
+    [
+        (None, "Give an IANA time zone name such as 'Asia/Manila'."),
+        ("", "Give an IANA time zone name such as 'Asia/Manila'."),
+        ("asia/manila", "Unknown time zone 'asia/manila'; did you mean 'Asia/Manila'?"),
+        (
+            "AMERICA/NEW_YORK",
+            "Unknown time zone 'AMERICA/NEW_YORK'; did you mean 'America/New_York'?",
+        ),
+        # Nothing close: no hint; a long name is quoted by its first 80 characters only.
+        ("Q" * 100, f"Unknown time zone '{'Q' * 80}'; use an IANA name such as 'Asia/Manila'."),
+    ],
+)
+def test_unknown_names_are_refused_with_exact_messages(name: object, msg: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        validate_timezone(name, ("people", 0, "timezone"))
+    assert (caught.value.loc, caught.value.msg) == (("people", 0, "timezone"), msg)
+
+
+def test_a_typo_gets_at_most_three_suggestions_that_are_all_accepted() -> None:
+    # Many Indiana zones look like this typo (more than three): only three are offered.
+    with pytest.raises(InvalidInput) as caught:
+        validate_timezone("America/Indiana/Vevey")
+    head, hint = caught.value.msg.split(" Did you mean ")
+    assert (
+        head == "Unknown time zone 'America/Indiana/Vevey'; use an IANA name such as 'Asia/Manila'."
+    )
+    assert hint.endswith("?")
+    suggested = [s.strip("'") for s in hint[:-1].split(", ")]
+    assert 1 <= len(suggested) <= 3 and "America/Indiana/Vevay" in suggested
+    assert all(validate_timezone(s) == s for s in suggested)
