@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -10,9 +10,11 @@ import pytest
 from app.scheduling.wording import (
     CLEAR_ABBREVIATIONS,
     NOBODY_PAYS,
+    answers,
     city,
     clock_change,
     clock_changes,
+    day_label,
     hard_turn,
     hours,
     join_names,
@@ -124,3 +126,63 @@ def test_clock_changes_come_from_the_core_and_read_like_the_notices() -> None:
     at = new_york.moment
     assert clock_changes(["America/New_York"], at - timedelta(days=1), at) == []
     assert len(clock_changes(["America/New_York"], at, at + timedelta(minutes=1))) == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "label"),
+    [
+        (JANUARY, "UTC"),
+        (datetime(2026, 1, 15, 12), "UTC"),  # naive: no offset
+        (JANUARY.astimezone(ZoneInfo("Asia/Manila")), "UTC+8"),
+        (JANUARY.astimezone(ZoneInfo("America/St_Johns")), "UTC-3:30"),
+        (JULY.astimezone(ZoneInfo("America/Santiago")), "UTC-4"),
+        (JANUARY.astimezone(ZoneInfo("Asia/Kathmandu")), "UTC+5:45"),
+    ],
+)
+def test_offset_labels(moment: datetime, label: str) -> None:
+    assert offset_label(moment) == label
+
+
+def test_local_range_on_one_day_names_one_weekday() -> None:
+    tz = ZoneInfo("Asia/Manila")
+    start, end = JULY.astimezone(tz), (JULY + timedelta(hours=1)).astimezone(tz)
+    assert local_range(start, end) == "Wed 20:00–21:00 UTC+8"
+    assert local_range(start, end, weekday=False) == "20:00–21:00 UTC+8"
+
+
+def test_day_labels() -> None:
+    assert day_label(date(2026, 11, 24)) == "Tue 24 Nov 2026"
+    assert day_label(date(2026, 11, 24), year=False) == "Tue 24 Nov"
+
+
+@pytest.mark.parametrize(
+    ("burdens", "text"),
+    [
+        ([("Dana", 1), ("Bo", 0)], "Dana (0 h)"),  # one minute outside hours pays
+        ([("Cy", 60), ("Al", 60), ("Bo", 60)], "Al, Bo and 1 other (1 h)"),
+        ([("Cy", 60), ("Al", 60), ("Bo", 60), ("Di", 60), ("Ed", 30)], "Al, Bo and 2 others (1 h)"),
+        ([], None),
+    ],
+)
+def test_hard_turn_names_two_then_counts_the_others(
+    burdens: list[tuple[str, int]], text: str | None
+) -> None:
+    assert hard_turn(burdens) == text
+
+
+def test_answers_are_none_until_somebody_answers() -> None:
+    assert answers([]) is None
+    assert answers([("Bo", None), ("Ana", None)]) is None
+    assert answers([("Bo", "accepted"), ("Ana", None), ("Cy", "declined")]) == (
+        "Answers: Bo accepted; Cy declined."
+    )
+
+
+def test_a_clock_change_reads_the_minute_before_it_and_its_first_minute() -> None:
+    first_minute = datetime(2026, 11, 1, 6, tzinfo=UTC)  # 02:00 EDT becomes 01:00 EST
+    [change] = clock_changes(["America/New_York"], first_minute, first_minute + timedelta(hours=1))
+    assert change.moment == first_minute
+    # 01:59 EDT is an ambiguous wall time, which never compares equal across zones.
+    assert change.before.astimezone(UTC) == first_minute - timedelta(minutes=1)
+    assert f"{change.before:%H:%M %Z}" == "01:59 EDT"
+    assert f"{change.after:%H:%M %Z}" == "01:00 EST"
