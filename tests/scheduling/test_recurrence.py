@@ -13,6 +13,20 @@ from hypothesis import strategies as st
 from app.scheduling.model import InvalidInput
 from app.scheduling.recurrence import parse_recurrence, series_dates
 
+_SUPPORTED = "FREQ, INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, BYYEARDAY, BYWEEKNO, WKST"
+_PLAIN_DAY = (
+    "is not a weekday (MO, TU, WE, TH, FR, SA, SU), optionally with an ordinal such as 1WE or -1FR."
+)
+_ORDINAL = (
+    "has an ordinal, which only works with FREQ=MONTHLY or FREQ=YEARLY (without BYWEEKNO); "
+    "use a plain weekday such as"
+)
+_IN_A_MONTH = "a month has at most 5 of each weekday; use an ordinal from 1 to 5 or -1 to -5."
+_IN_A_YEAR = "a year has at most 53 of each weekday; use an ordinal from 1 to 53 or -1 to -53."
+_TIME_PART = "is not supported: the rule picks dates and the planner picks the time of day."
+_GIVE_A_RULE = "Give a recurrence rule such as 'FREQ=WEEKLY;BYDAY=TU'."
+_NO_FREQ = "FREQ is missing; start the rule with FREQ=DAILY, WEEKLY, MONTHLY or YEARLY."
+
 
 @pytest.mark.parametrize(
     ("rule", "normalised"),
@@ -22,12 +36,31 @@ from app.scheduling.recurrence import parse_recurrence, series_dates
         ("rrule:freq=monthly;byday=1we", "FREQ=MONTHLY;BYDAY=1WE"),
         (" FREQ=MONTHLY ; BYDAY=-1FR ;", "FREQ=MONTHLY;BYDAY=-1FR"),
         ("BYDAY=2TH;INTERVAL=3;FREQ=MONTHLY", "FREQ=MONTHLY;INTERVAL=3;BYDAY=2TH"),
+        (
+            "WKST=MO;BYSETPOS=1;BYDAY=MO,TU;BYMONTHDAY=1,2;BYYEARDAY=1;BYWEEKNO=1;BYMONTH=1;"
+            "INTERVAL=2;FREQ=YEARLY",
+            "FREQ=YEARLY;INTERVAL=2;BYMONTH=1;BYWEEKNO=1;BYYEARDAY=1;BYMONTHDAY=1,2;BYDAY=MO,TU;"
+            "BYSETPOS=1;WKST=MO",
+        ),
         ("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1", None),
         ("FREQ=YEARLY;BYMONTH=11;BYDAY=4TH", None),
         ("FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO", None),
         ("FREQ=YEARLY;BYYEARDAY=100", None),
         ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;WKST=SU", None),
         ("FREQ=DAILY", None),
+        # The edges of every range are inside it, in comma lists too.
+        ("FREQ=DAILY;INTERVAL=1", None),
+        ("FREQ=DAILY;INTERVAL=1000", None),
+        ("FREQ=YEARLY;BYMONTH=1,12", None),
+        ("FREQ=MONTHLY;BYMONTHDAY=1,31,-1,-31", None),
+        ("FREQ=MONTHLY;BYDAY=5MO,-5FR", None),
+        ("FREQ=YEARLY;BYMONTH=1;BYDAY=5MO,-5MO", None),
+        ("FREQ=YEARLY;BYDAY=53MO,-53MO", None),
+        ("FREQ=YEARLY;BYYEARDAY=1,366,-1,-366", None),
+        ("FREQ=YEARLY;BYWEEKNO=1,53,-1,-53", None),
+        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1,366,-1,-366", None),
+        ("FREQ=YEARLY;BYMONTH=2;BYSETPOS=-1", None),  # BYMONTH is a BY… part to pick from
+        ("FREQ=DAILY" + " " * 490, "FREQ=DAILY"),  # 500 characters with its spaces
     ],
 )
 def test_valid_rules_are_normalised(rule: str, normalised: str | None) -> None:
@@ -37,44 +70,158 @@ def test_valid_rules_are_normalised(rule: str, normalised: str | None) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("", "Give a recurrence rule"),
-        ("FREQ=HOURLY", "FREQ=HOURLY is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY"),
-        ("FREQ=MINUTELY;INTERVAL=5", "FREQ=MINUTELY is not supported"),
-        ("FREQ=FORTNIGHTLY", "FREQ=FORTNIGHTLY is not a frequency"),
-        ("BYDAY=TU", "FREQ is missing"),
-        ("FREQ=WEEKLY;BYDAY=XX", "BYDAY value 'XX' is not a weekday (MO, TU, WE, TH, FR, SA, SU)"),
-        ("FREQ=WEEKLY;BYDAY=TU,TUESDAY", "BYDAY value 'TUESDAY' is not a weekday"),
-        ("FREQ=WEEKLY;BYDAY=1MO", "BYDAY value '1MO' has an ordinal"),
-        ("FREQ=MONTHLY;BYDAY=6WE", "BYDAY value '6WE': a month has at most 5"),
-        ("FREQ=MONTHLY;BYDAY=0WE", "BYDAY value '0WE'"),
-        ("FREQ=YEARLY;BYDAY=54MO", "a year has at most 53"),
-        ("FREQ=WEEKLY;COUNT=10", "COUNT belongs in the count field"),
-        ("FREQ=WEEKLY;UNTIL=20270101T000000Z", "UNTIL belongs in the until field"),
-        ("DTSTART:20261124T000000Z\nRRULE:FREQ=WEEKLY", "DTSTART belongs in the start_date field"),
-        ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL=0 must be a whole number"),
-        ("FREQ=WEEKLY;INTERVAL=two", "INTERVAL=TWO must be a whole number"),
-        ("FREQ=MONTHLY;BYMONTHDAY=32", "BYMONTHDAY value '32' is out of range"),
-        ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY value '0' is out of range"),
-        ("FREQ=MONTHLY;BYMONTHDAY=last", "BYMONTHDAY value 'LAST' is not a whole number"),
-        ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY cannot be used with FREQ=WEEKLY"),
-        ("FREQ=YEARLY;BYMONTH=13", "BYMONTH value '13' is not a month"),
-        ("FREQ=MONTHLY;BYSETPOS=1", "BYSETPOS needs another BY"),
-        ("FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0", "BYSETPOS value '0' is out of range"),
-        ("FREQ=MONTHLY;BYWEEKNO=3", "BYWEEKNO only works with FREQ=YEARLY"),
-        ("FREQ=MONTHLY;BYYEARDAY=3", "BYYEARDAY only works with FREQ=YEARLY"),
-        ("FREQ=WEEKLY;BYHOUR=9", "BYHOUR is not supported"),
-        ("FREQ=WEEKLY;BYEASTER=0", "BYEASTER is not a supported RRULE part"),
-        ("FREQ=WEEKLY;WKST=XX", "WKST value 'XX' is not a weekday"),
-        ("FREQ=WEEKLY;FREQ=DAILY", "FREQ appears more than once"),
-        ("FREQ=WEEKLY;BYDAY=", "BYDAY has no value"),
-        ("FREQ=WEEKLY;TUESDAYS", "'TUESDAYS' is not NAME=VALUE"),
+        ("", _GIVE_A_RULE),
+        (" \n\t", _GIVE_A_RULE),
+        (
+            "FREQ=DAILY" + " " * 491,
+            "The recurrence rule is too long; keep it under 500 characters.",
+        ),
+        ("FREQ=HOURLY", "FREQ=HOURLY is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY."),
+        (
+            "FREQ=MINUTELY;INTERVAL=5",
+            "FREQ=MINUTELY is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY.",
+        ),
+        ("FREQ=SECONDLY", "FREQ=SECONDLY is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY."),
+        (
+            "FREQ=FORTNIGHTLY",
+            "FREQ=FORTNIGHTLY is not a frequency; use DAILY, WEEKLY, MONTHLY or YEARLY.",
+        ),
+        ("BYDAY=TU", _NO_FREQ),
+        (";", _NO_FREQ),
+        ("FREQ=WEEKLY;BYDAY=XX", f"BYDAY value 'XX' {_PLAIN_DAY}"),
+        ("FREQ=WEEKLY;BYDAY=TU,TUESDAY", f"BYDAY value 'TUESDAY' {_PLAIN_DAY}"),
+        ("FREQ=WEEKLY;BYDAY=TU=WE", f"BYDAY value 'TU=WE' {_PLAIN_DAY}"),  # split at the first =
+        ("FREQ=WEEKLY;BYDAY=1MO", f"BYDAY value '1MO' {_ORDINAL} MO."),
+        ("FREQ=DAILY;BYDAY=-1FR", f"BYDAY value '-1FR' {_ORDINAL} FR."),
+        ("FREQ=YEARLY;BYWEEKNO=1;BYDAY=1MO", f"BYDAY value '1MO' {_ORDINAL} MO."),
+        ("FREQ=MONTHLY;BYDAY=6WE", f"BYDAY value '6WE': {_IN_A_MONTH}"),
+        ("FREQ=MONTHLY;BYDAY=-6WE", f"BYDAY value '-6WE': {_IN_A_MONTH}"),
+        ("FREQ=MONTHLY;BYDAY=0WE", f"BYDAY value '0WE': {_IN_A_MONTH}"),
+        ("FREQ=YEARLY;BYMONTH=11;BYDAY=6TH", f"BYDAY value '6TH': {_IN_A_MONTH}"),
+        ("FREQ=YEARLY;BYDAY=54MO", f"BYDAY value '54MO': {_IN_A_YEAR}"),
+        ("FREQ=YEARLY;BYDAY=-54MO", f"BYDAY value '-54MO': {_IN_A_YEAR}"),
+        ("FREQ=WEEKLY;COUNT=10", "COUNT belongs in the count field, not in the rule."),
+        (
+            "FREQ=WEEKLY;UNTIL=20270101T000000Z",
+            "UNTIL belongs in the until field, not in the rule.",
+        ),
+        (
+            "DTSTART:20261124T000000Z\nRRULE:FREQ=WEEKLY",
+            "DTSTART belongs in the start_date field, not in the rule.",
+        ),
+        (
+            "FREQ=WEEKLY;DTSTART=20261124",
+            "DTSTART belongs in the start_date field, not in the rule.",
+        ),
+        (
+            "RRULE:FREQ=WEEKLY\nEXDATE:20261201T000000Z",
+            "Give one RRULE (e.g. 'FREQ=WEEKLY;BYDAY=TU'), not a calendar property list.",
+        ),
+        ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL=0 must be a whole number from 1 to 1000."),
+        ("FREQ=WEEKLY;INTERVAL=1001", "INTERVAL=1001 must be a whole number from 1 to 1000."),
+        ("FREQ=WEEKLY;INTERVAL=-1", "INTERVAL=-1 must be a whole number from 1 to 1000."),
+        ("FREQ=WEEKLY;INTERVAL=two", "INTERVAL=TWO must be a whole number from 1 to 1000."),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=32",
+            "BYMONTHDAY value '32' is out of range; use 1 to 31 or -1 to -31.",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=-32",
+            "BYMONTHDAY value '-32' is out of range; use 1 to 31 or -1 to -31.",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=1,0",
+            "BYMONTHDAY value '0' is out of range; use 1 to 31 or -1 to -31.",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=1,last",
+            "BYMONTHDAY value 'LAST' is not a whole number; use 1 to 31 or -1 to -31.",
+        ),
+        ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY cannot be used with FREQ=WEEKLY; use BYDAY."),
+        ("FREQ=YEARLY;BYMONTH=13", "BYMONTH value '13' is not a month; use 1 (January) to 12."),
+        ("FREQ=YEARLY;BYMONTH=0", "BYMONTH value '0' is not a month; use 1 (January) to 12."),
+        ("FREQ=YEARLY;BYMONTH=12,-1", "BYMONTH value '-1' is not a month; use 1 (January) to 12."),
+        (
+            "FREQ=MONTHLY;BYSETPOS=1",
+            "BYSETPOS needs another BY… part to pick from, e.g. "
+            "'FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1'.",
+        ),
+        (
+            "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0",
+            "BYSETPOS value '0' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        (
+            "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=367",
+            "BYSETPOS value '367' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        (
+            "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=-367",
+            "BYSETPOS value '-367' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        ("FREQ=MONTHLY;BYWEEKNO=3", "BYWEEKNO only works with FREQ=YEARLY."),
+        ("FREQ=WEEKLY;BYYEARDAY=3", "BYYEARDAY only works with FREQ=YEARLY."),
+        (
+            "FREQ=YEARLY;BYWEEKNO=54",
+            "BYWEEKNO value '54' is out of range; use 1 to 53 or -1 to -53.",
+        ),
+        (
+            "FREQ=YEARLY;BYWEEKNO=1,-54",
+            "BYWEEKNO value '-54' is out of range; use 1 to 53 or -1 to -53.",
+        ),
+        ("FREQ=YEARLY;BYWEEKNO=0", "BYWEEKNO value '0' is out of range; use 1 to 53 or -1 to -53."),
+        (
+            "FREQ=YEARLY;BYWEEKNO=W1",
+            "BYWEEKNO value 'W1' is not a whole number; use 1 to 53 or -1 to -53.",
+        ),
+        (
+            "FREQ=YEARLY;BYYEARDAY=367",
+            "BYYEARDAY value '367' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        (
+            "FREQ=YEARLY;BYYEARDAY=-367",
+            "BYYEARDAY value '-367' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        (
+            "FREQ=YEARLY;BYYEARDAY=1,0",
+            "BYYEARDAY value '0' is out of range; use 1 to 366 or -1 to -366.",
+        ),
+        (
+            "FREQ=YEARLY;BYYEARDAY=first",
+            "BYYEARDAY value 'FIRST' is not a whole number; use 1 to 366 or -1 to -366.",
+        ),
+        ("FREQ=WEEKLY;BYHOUR=9", f"BYHOUR {_TIME_PART}"),
+        ("FREQ=WEEKLY;BYMINUTE=30", f"BYMINUTE {_TIME_PART}"),
+        ("FREQ=WEEKLY;BYSECOND=0", f"BYSECOND {_TIME_PART}"),
+        ("FREQ=WEEKLY;BYEASTER=0", f"BYEASTER is not a supported RRULE part; use {_SUPPORTED}."),
+        ("FREQ=WEEKLY;WKST=XX", "WKST value 'XX' is not a weekday (MO, TU, …, SU)."),
+        ("FREQ=WEEKLY;FREQ=DAILY", "FREQ appears more than once."),
+        ("FREQ=WEEKLY;BYDAY=", "BYDAY has no value."),
+        (
+            "FREQ=WEEKLY;TUESDAYS",
+            "'TUESDAYS' is not NAME=VALUE; write e.g. 'FREQ=WEEKLY;BYDAY=TU'.",
+        ),
+        ("FREQ=WEEKLY;=TU", "'=TU' is not NAME=VALUE; write e.g. 'FREQ=WEEKLY;BYDAY=TU'."),
     ],
 )
 def test_bad_rules_name_the_wrong_part(rule: str, message: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_recurrence(rule)
     assert caught.value.loc == ("recurrence",)
-    assert message in caught.value.msg
+    assert caught.value.msg == message
+
+
+def test_a_rule_that_is_not_text_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_recurrence(None)  # type: ignore[arg-type]
+    assert (caught.value.loc, caught.value.msg) == (("recurrence",), _GIVE_A_RULE)
+
+
+def test_what_only_dateutil_refuses_is_a_rule_error_too() -> None:
+    # An Arabic-Indic digit passes the ordinal pattern but not dateutil's BYDAY parser.
+    with pytest.raises(InvalidInput) as caught:
+        parse_recurrence("FREQ=MONTHLY;BYDAY=\u0663MO")
+    assert caught.value.loc == ("recurrence",)
+    assert caught.value.msg.startswith("The rule 'FREQ=MONTHLY;BYDAY=\u0663MO' is not valid: ")
 
 
 def test_first_wednesday_monthly() -> None:
@@ -148,31 +295,121 @@ def test_rules_that_never_match_fail_fast(rule: str, bound: dict[str, object]) -
     with pytest.raises(InvalidInput) as caught:
         series_dates(rule, date(2026, 1, 6), "UTC", **bound)  # type: ignore[arg-type]
     assert time.perf_counter() - began < 1.0
+    last = bound.get("until", date(2036, 1, 6))
     assert caught.value.loc == ("recurrence",)
-    assert "the rule produces no dates" in caught.value.msg.lower()
-
-
-def test_count_beyond_ten_years_is_refused() -> None:
-    with pytest.raises(InvalidInput) as caught:
-        series_dates("FREQ=YEARLY", date(2026, 1, 1), "UTC", count=12)
-    assert caught.value.loc == ("count",)
-    assert "lower count to at most 11" in caught.value.msg  # 2026 … 2036 inclusive
+    assert caught.value.msg == (
+        f"The rule produces no dates from 2026-01-06 to {last}; check that its BY… parts can "
+        "all hold on one date (e.g. BYMONTHDAY=31 never falls in BYMONTH=2)."
+    )
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "loc"),
+    ("rule", "count", "fit"),
+    [("FREQ=YEARLY", 12, 11), ("FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO", 3, 2)],
+)
+def test_count_beyond_ten_years_is_refused(rule: str, count: int, fit: int) -> None:
+    # 2026-01-01 … 2036-01-01: eleven New Year's Days, two Mondays of a week 53.
+    with pytest.raises(InvalidInput) as caught:
+        series_dates(rule, date(2026, 1, 1), "UTC", count=count)
+    assert caught.value.loc == ("count",)
+    assert caught.value.msg == (
+        f"Only {fit} dates of this rule fall within 10 years of start_date (up to 2036-01-01); "
+        f"lower count to at most {fit}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "kwargs", "loc", "message"),
     [
-        ({}, "count"),
-        ({"count": 0}, "count"),
-        ({"count": 521}, "count"),
-        ({"until": date(2025, 12, 31)}, "until"),
-        ({"until": date(2036, 1, 2)}, "until"),
+        (date(2026, 1, 1), {}, "count", "Give either count or until to end the series."),
+        (date(2026, 1, 1), {"count": 0}, "count", "count must be from 1 to 520."),
+        (date(2026, 1, 1), {"count": 521}, "count", "count must be from 1 to 520."),
+        (
+            date(2026, 1, 1),
+            {"until": date(2025, 12, 31)},
+            "until",
+            "until 2025-12-31 is before start_date 2026-01-01.",
+        ),
+        (
+            date(2026, 1, 1),
+            {"until": date(2036, 1, 2)},
+            "until",
+            "until 2036-01-02 is more than 10 years after start_date; use a date up to 2036-01-01.",
+        ),
+        (
+            date(2028, 2, 29),
+            {"until": date(2038, 3, 1)},
+            "until",
+            "until 2038-03-01 is more than 10 years after start_date; use a date up to 2038-02-28.",
+        ),
+        (date(1899, 12, 31), {"count": 1}, "start_date", "start_date 1899-12-31 is out of range."),
+        (date(9001, 1, 1), {"count": 1}, "start_date", "start_date 9001-01-01 is out of range."),
     ],
 )
-def test_bounds_of_the_series(kwargs: dict[str, object], loc: str) -> None:
+def test_bounds_of_the_series(
+    start: date, kwargs: dict[str, object], loc: str, message: str
+) -> None:
     with pytest.raises(InvalidInput) as caught:
-        series_dates("FREQ=DAILY", date(2026, 1, 1), "UTC", **kwargs)  # type: ignore[arg-type]
-    assert caught.value.loc == (loc,)
+        series_dates("FREQ=DAILY", start, "UTC", **kwargs)  # type: ignore[arg-type]
+    assert (caught.value.loc, caught.value.msg) == ((loc,), message)
+
+
+@pytest.mark.parametrize(
+    ("rule", "start", "kwargs", "days"),
+    [
+        ("FREQ=DAILY", date(2026, 1, 1), {"until": date(2026, 1, 1)}, [date(2026, 1, 1)]),
+        ("FREQ=WEEKLY;BYDAY=TU", date(2026, 11, 23), {"count": 1}, [date(2026, 11, 24)]),
+        (
+            "FREQ=DAILY",
+            date(1900, 1, 1),
+            {"count": 2},
+            [date(1900, 1, 1), date(1900, 1, 2)],
+        ),
+        (
+            "FREQ=DAILY",
+            date(9000, 12, 31),
+            {"count": 2},
+            [date(9000, 12, 31), date(9001, 1, 1)],
+        ),
+        # 1900 is no leap year; until on the last day of the 10 years is inside.
+        (
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            date(1900, 1, 1),
+            {"until": date(1910, 1, 1)},
+            [date(1904, 2, 29), date(1908, 2, 29)],
+        ),
+        (
+            "FREQ=YEARLY",
+            date(2028, 2, 29),
+            {"until": date(2038, 2, 28)},
+            [date(2028, 2, 29), date(2032, 2, 29), date(2036, 2, 29)],
+        ),
+        # Week 1 of 2030, 2031 and 2032 starts on the last Monday of the year before.
+        (
+            "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO",
+            date(2029, 1, 2),
+            {"until": date(2031, 12, 29)},
+            [date(2029, 12, 31), date(2030, 12, 30), date(2031, 12, 29)],
+        ),
+        # Week 53 exists in years that start on a Thursday (2026) or leap years that
+        # start on a Wednesday or Thursday (2032).
+        (
+            "FREQ=YEARLY;BYWEEKNO=53;BYDAY=MO",
+            date(2026, 1, 1),
+            {"count": 2},
+            [date(2026, 12, 28), date(2032, 12, 27)],
+        ),
+    ],
+)
+def test_edges_of_the_series_are_inside(
+    rule: str, start: date, kwargs: dict[str, object], days: list[date]
+) -> None:
+    assert series_dates(rule, start, "UTC", **kwargs) == days  # type: ignore[arg-type]
+
+
+def test_until_on_the_tenth_anniversary_is_inside() -> None:
+    days = series_dates("FREQ=YEARLY", date(2026, 1, 1), "UTC", until=date(2036, 1, 1))
+    assert days == [date(year, 1, 1) for year in range(2026, 2037)]
 
 
 def test_520_weekly_dates_fit_and_unknown_anchor_zone_is_refused() -> None:
