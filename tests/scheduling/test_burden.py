@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from app.scheduling import burden
 from app.scheduling.burden import Burden, burden_matrix, burden_minutes
-from app.scheduling.model import InvalidInput, Person, parse_working_hours
+from app.scheduling.model import BusyTimes, InvalidInput, Person, parse_working_hours
 from tests.scheduling import reference
+from tests.scheduling.test_properties import CI
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
 
@@ -367,3 +372,182 @@ def test_unavailable_wins_over_too_far() -> None:
     )
     assert burden_minutes(night, at(23, day=2), 60) == Burden(0, None, True)
     assert burden_minutes(night, at(23, 1, day=2), 60).reason == "time off"
+
+
+def test_start_must_be_aware_and_on_a_whole_minute() -> None:
+    cases = [
+        (
+            datetime(2026, 6, 3, 9),
+            "start has no time zone; give an aware datetime such as 2026-10-06T13:00Z.",
+        ),
+        ("2026-06-03T09:00Z", "start must be a datetime with a UTC offset."),
+        (at(9).replace(second=1), "start must be on a whole minute."),
+        (at(9).replace(microsecond=1), "start must be on a whole minute."),
+    ]
+    for start, msg in cases:
+        with pytest.raises(InvalidInput) as err:
+            burden_minutes(worker(), start, 30)  # type: ignore[arg-type]
+        assert (err.value.loc, err.value.msg) == (("start",), msg)
+
+
+def nyz(day: int, hour: int, minute: int = 0) -> int:
+    """A UTC minute in late November 2026, when New York is UTC−5."""
+    return reference.to_minute(datetime(2026, 11, day, hour, minute, tzinfo=UTC))
+
+
+# Mon–Fri 09:00–17:00 in New York with every cause of infeasibility in one week: busy on
+# Wednesday 10:00–11:00, Thanksgiving on Thursday, time off on Friday, the weekend and the
+# small hours past the 3-hour stretch.
+NY_WEEK = worker(
+    "America/New_York",
+    holiday_country="US",
+    time_off=((date(2026, 11, 27), date(2026, 11, 27)),),
+    busy=BusyTimes([(nyz(25, 15), nyz(25, 16))]),
+)
+NOBODY = Person("none", "UTC", ())
+STRETCH = "3 h or more outside working hours (max stretch)"
+BUSY = "busy (calendar)"
+THANKSGIVING = "public holiday in US: Thanksgiving Day"
+
+
+def test_reasons_lists_each_cause_once_in_column_order() -> None:
+    starts = [
+        nyz(24, 14),  # 0: Tue 09:00, inside hours
+        nyz(24, 8),  # 1: Tue 03:00, too far
+        nyz(25, 15),  # 2: Wed 10:00, busy
+        nyz(25, 15, 30),  # 3: Wed 10:30, busy
+        nyz(26, 15),  # 4: Thanksgiving
+        nyz(27, 15),  # 5: time off
+        nyz(28, 15),  # 6: Saturday, too far
+        nyz(24, 12),  # 7: Tue 07:00, 120 weighted minutes
+    ]
+    matrix = burden_matrix([NY_WEEK, NOBODY], np.array(starts, dtype=np.int64), 60)
+    assert matrix.minutes[0].tolist() == [0, -1, -1, -1, -1, -1, -1, 120]
+    expected = {
+        (0, 8): ["unavailable", STRETCH, BUSY, THANKSGIVING, "time off"],
+        (0, 1): ["unavailable"],
+        (1, 2): [STRETCH],
+        (2, 4): [BUSY],
+        (3, 6): [BUSY, THANKSGIVING, "time off"],
+        (4, 6): [THANKSGIVING, "time off"],
+        (5, 8): ["time off", STRETCH, "unavailable"],
+        (6, 8): [STRETCH, "unavailable"],
+        (7, 8): ["unavailable"],
+        (2, 2): [],
+        (8, 8): [],
+    }
+    for (first, stop), why in expected.items():
+        assert matrix.reasons(0, range(first, stop)) == why, (first, stop)
+    assert (
+        matrix.reasons(1, range(0, 8)) == matrix.reasons(1, range(3, 4)) == ["has no working hours"]
+    )
+    empty = burden_matrix([NY_WEEK], np.zeros(0, dtype=np.int64), 60)
+    assert empty.reasons(0, range(0)) == []
+
+
+# Starts around each cause and its edges: inside, partly outside, touching and meeting the
+# busy hour, the late evening before Thanksgiving (too far and a holiday: the holiday wins).
+NY_STARTS = [
+    nyz(24, 14),
+    nyz(24, 12),
+    nyz(24, 8),
+    nyz(24, 21, 30),
+    nyz(25, 14),
+    nyz(25, 14, 1),
+    nyz(25, 15, 30),
+    nyz(25, 15, 59),
+    nyz(26, 4, 30),
+    nyz(26, 15),
+    nyz(27, 15),
+    nyz(28, 15),
+    nyz(30, 14),
+]
+
+
+@settings(CI, max_examples=40)
+@given(
+    starts=st.lists(st.sampled_from(NY_STARTS), min_size=1, max_size=10),
+    duration=st.sampled_from([1, 60, 241]),
+)
+def test_reasons_equal_the_per_start_reasons_without_repeats(
+    starts: list[int], duration: int
+) -> None:
+    strict = replace(NY_WEEK, id="strict", max_stretch_minutes=0)
+    team = [NY_WEEK, strict, NOBODY]
+    matrix = burden_matrix(team, np.array(starts, dtype=np.int64), duration)
+    for p in range(len(team)):
+        for first in range(len(starts) + 1):
+            for stop in range(first, len(starts) + 1):
+                naive: list[str] = []
+                for n in range(first, stop):
+                    why = matrix.reason(p, n) or "unavailable"
+                    if why not in naive:
+                        naive.append(why)
+                assert matrix.reasons(p, range(first, stop)) == naive, (p, first, stop)
+
+
+def test_costs_far_past_the_lookup_table_follow_the_rule() -> None:
+    # Mondays 09:00–17:00 UTC with four Mondays off: a gap from Mon 1 June 17:00 to Mon 6
+    # July 09:00, g = 35 days − 8 h = 49,920 minutes, peaking at i = 24,959 from its start.
+    monday = Person(
+        "m",
+        "UTC",
+        parse_working_hours([{"days": ["mon"], "start": "09:00", "end": "17:00"}]),
+        time_off=tuple((date(2026, 6, d), date(2026, 6, d)) for d in (8, 15, 22, 29)),
+        max_stretch_minutes=30_000,
+    )
+    end = datetime(2026, 6, 1, 17, tzinfo=UTC)
+    cases = [
+        # i = 16,384 (= 2^14, the lookup table's length) … 16,413: 1 + i // 60 = 274 each.
+        (16_384, 30 * 274),
+        # i = 24,945 … 24,974 around the peak: min(i, g − 1 − i) in 24,945 … 24,959, so
+        # 1 + 415 = 416 each.
+        (24_945, 30 * 416),
+    ]
+    for past, expected in cases:
+        start = end + timedelta(minutes=past)
+        assert burden_minutes(monday, start, 30) == Burden(expected, None, False), past
+        assert reference.burden(monday, reference.to_minute(start), 30) == (expected, None)
+
+
+def test_a_matrix_of_nobody_or_no_starts_keeps_its_shape_and_fields() -> None:
+    nobody = burden_matrix([], np.array([5, 3], dtype=np.int64), 30)
+    assert nobody.minutes.shape == (0, 2)
+    assert (nobody.starts.tolist(), nobody.duration_minutes) == ([5, 3], 30)
+    empty = burden_matrix([worker()], np.zeros(0, dtype=np.int64), 60)
+    assert empty.minutes.shape == (1, 0)
+    assert (empty.starts.tolist(), empty.duration_minutes) == ([], 60)
+
+
+@pytest.mark.parametrize(
+    ("busy_from", "expected"),
+    [
+        (at(8, 59), Burden(0, None, True)),  # ends as the meeting starts
+        (at(9), Burden(None, "busy (calendar)", False)),  # the meeting's first minute
+        (at(16, 59), Burden(None, "busy (calendar)", False)),  # its last minute
+        (at(17), Burden(0, None, True)),  # starts as the meeting ends
+    ],
+)
+def test_a_busy_minute_at_either_end_counts_without_any_stretch(
+    busy_from: datetime, expected: Burden
+) -> None:
+    minute = reference.to_minute(busy_from)
+    p = worker(max_stretch_minutes=0, busy=BusyTimes([(minute, minute + 1)]))
+    assert burden_minutes(p, at(9), 480) == expected
+
+
+def test_starts_out_of_order_only_after_the_first_keep_their_columns() -> None:
+    # 06:00, 08:00, 07:00 against 09:00–17:00: 180, 60 and 120 (docs/rules.md), on Monday,
+    # Wednesday and Tuesday; none is earlier than the first, but they are out of order.
+    starts = [at(6, day=1), at(8, day=3), at(7, day=2), at(9, day=4), at(8, 30, day=2)]
+    matrix = burden_matrix([worker()], np.array([reference.to_minute(s) for s in starts]), 60)
+    assert matrix.minutes.tolist() == [[180, 60, 120, 0, 30]]
+
+
+def test_the_shared_cost_table_is_read_only() -> None:
+    # One table serves every call (it is cached): a caller writing into it would change
+    # later costs, so writing must fail.
+    table = burden._cost_table(200)
+    assert table[:3].tolist() == [0, 1, 2] and table[61].tolist() == 60 + 2
+    with pytest.raises(ValueError, match="read-only"):
+        table[1] = 0
