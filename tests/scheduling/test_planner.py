@@ -18,7 +18,14 @@ import pytest
 
 from app.scheduling.burden import burden_minutes
 from app.scheduling.model import InvalidInput, Person, WeeklyWindow, parse_working_hours
-from app.scheduling.planner import Plan, SeriesSpec, _candidates, plan_series
+from app.scheduling.planner import (
+    Plan,
+    Quorum,
+    SeriesSpec,
+    _candidates,
+    check_spec,
+    plan_series,
+)
 from app.scheduling.rotation import DayCandidates, plan_rotation
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -151,6 +158,21 @@ def test_rotation_order_has_the_least_worst_prefix_spread(seed: int) -> None:
 
     best = min(worst_spread(order) for order in set(itertools.permutations(chosen)))
     assert worst_spread(tuple(chosen)) == best
+
+
+def test_a_plan_out_of_time_is_complete_and_says_why() -> None:
+    """With no time at all the rotation is the deterministic greedy plan: every date planned,
+    the plan flagged as not proven, with the sentence naming the configured budget."""
+    ny = Person("ana", "America/New_York", hours("09:00", "17:00"))
+    ph = Person("maria", "Asia/Manila", hours("09:00", "17:00"))
+    plan = plan_series(spec(required=(ny, ph), step_minutes=60), time_budget_seconds=0)
+    assert len(plan.occurrences) == 4 and plan.unschedulable == []
+    assert plan.optimal is False
+    assert plan.optimal_reason == (
+        "The solver's time budget (0 s for the whole plan) ran out, so this is a quick "
+        "deterministic plan, not proven fairest; fewer dates or participants plan exactly."
+    )
+    assert plan_series(spec(required=(ny, ph), step_minutes=60)).optimal_reason is None
 
 
 @pytest.mark.slow
@@ -399,6 +421,134 @@ def test_fixed_falls_back_with_a_notice() -> None:
     assert plan.max_burden_minutes == 0
 
 
+ALWAYS = Person("utc", "UTC", hours("00:00", "24:00", EVERY_DAY))
+
+
+def test_fixed_time_after_not_before_serves_every_date() -> None:
+    """Starts before not_before are no starts: 09:00 and 10:00 are not starts on 1 June (cut
+    at 10:30), so they would fall back there; 11:00 is the earliest time that fits all three
+    dates and is kept every day."""
+    person = Person("ana", "UTC", hours("09:00", "17:00", EVERY_DAY), max_stretch_minutes=0)
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            recurrence="FREQ=DAILY",
+            start_date=date(2026, 6, 1),
+            count=3,
+            anchor_timezone="UTC",
+            step_minutes=60,
+            required=(person,),
+        ),
+        not_before=datetime(2026, 6, 1, 10, 30, tzinfo=UTC),
+    )
+    assert [o.start for o in plan.occurrences] == [
+        datetime(2026, 6, d, 11, tzinfo=UTC) for d in (1, 2, 3)
+    ]
+    assert [o.notices for o in plan.occurrences] == [[], [], []]
+
+
+def test_fixed_time_cut_off_by_not_before_falls_back_on_that_date() -> None:
+    """Monday 09:00-17:00, Tuesday and Wednesday 09:00-11:00, no stretch; planned on Monday
+    at 12:30. 09:00 misses only Monday (no start there any more), 13:00 misses Tuesday and
+    Wednesday: 09:00 holds, and Monday takes its best start, the earliest (13:00)."""
+    shifts = parse_working_hours(
+        [
+            {"days": ["mon"], "start": "09:00", "end": "17:00"},
+            {"days": ["tue", "wed"], "start": "09:00", "end": "11:00"},
+        ]
+    )
+    person = Person("ana", "UTC", shifts, max_stretch_minutes=0)
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            recurrence="FREQ=DAILY",
+            start_date=date(2026, 6, 1),
+            count=3,
+            anchor_timezone="UTC",
+            step_minutes=60,
+            required=(person,),
+        ),
+        not_before=datetime(2026, 6, 1, 12, 30, tzinfo=UTC),
+        names=NAMES,
+    )
+    assert [o.start for o in plan.occurrences] == [
+        datetime(2026, 6, 1, 13, tzinfo=UTC),
+        datetime(2026, 6, 2, 9, tzinfo=UTC),
+        datetime(2026, 6, 3, 9, tzinfo=UTC),
+    ]
+    assert plan.occurrences[0].notices == [
+        "Fell back from 09:00 to 13:00 UTC time: 09:00 is not an available start on this date."
+    ]
+    assert not any(n.startswith("Fell back") for o in plan.occurrences[1:] for n in o.notices)
+    assert (plan.optimal, plan.max_burden_minutes, plan.total_burden_minutes) == (True, 0, 0)
+
+
+def test_fixed_time_across_a_half_hour_clock_change() -> None:
+    """Lord Howe moves from +10:30 to +11 at 02:00 on 2026-10-04, so hourly UTC starts are at
+    :30 local before and at :00 after. Each time of day is a start on at most two of 3, 4 and
+    5 October (00:30 and 01:30 on the 3rd and 4th, 03:00-23:00 on the 4th and 5th; 02:00 is
+    in the gap and reads as 02:30, no start): the earliest, 00:30, holds and the 5th falls
+    back to its earliest start, 00:00."""
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            recurrence="FREQ=DAILY",
+            start_date=date(2026, 10, 3),
+            count=3,
+            anchor_timezone="Australia/Lord_Howe",
+            step_minutes=60,
+            required=(ALWAYS,),
+        )
+    )
+    assert [o.start for o in plan.occurrences] == [
+        datetime(2026, 10, 2, 14, tzinfo=UTC),
+        datetime(2026, 10, 3, 14, tzinfo=UTC),
+        datetime(2026, 10, 4, 13, tzinfo=UTC),
+    ]
+    assert [o.notices[:1] for o in plan.occurrences] == [
+        [],
+        [],
+        [
+            "Fell back from 00:30 to 00:00 Lord Howe time: 00:30 is not an available start "
+            "on this date."
+        ],
+    ]
+
+
+def test_fixed_time_in_a_gap_at_the_end_of_the_day_is_no_start_of_that_date() -> None:
+    """Nuuk springs forward at 23:00 on Saturday 2026-03-28 (-02 to -01): 23:00 read with
+    fold=0 that day is 00:00 on the 29th, a start of the next date, not of the 28th. 23:00
+    holds on the other dates, so the 28th falls back to its only start, 10:00."""
+    shifts = parse_working_hours(
+        [
+            {"days": EVERY_DAY, "start": "23:00", "end": "24:00"},
+            {"days": ["sat"], "start": "10:00", "end": "11:00"},
+        ]
+    )
+    person = Person("ana", "America/Nuuk", shifts, max_stretch_minutes=0)
+    plan = plan_series(
+        spec(
+            policy="fixed",
+            recurrence="FREQ=DAILY",
+            start_date=date(2026, 3, 27),
+            count=4,
+            anchor_timezone="America/Nuuk",
+            step_minutes=60,
+            required=(person,),
+        ),
+        names=NAMES,
+    )
+    assert [o.start for o in plan.occurrences] == [
+        datetime(2026, 3, 28, 1, tzinfo=UTC),
+        datetime(2026, 3, 28, 12, tzinfo=UTC),
+        datetime(2026, 3, 30, 0, tzinfo=UTC),
+        datetime(2026, 3, 31, 0, tzinfo=UTC),
+    ]
+    assert plan.occurrences[1].notices[:1] == [
+        "Fell back from 23:00 to 10:00 Nuuk time: 23:00 is not an available start on this date."
+    ]
+
+
 # --- re-scheduling ---------------------------------------------------------------------------
 
 
@@ -524,6 +674,77 @@ def test_bad_series_raise_invalid_input(changes: dict[str, object], loc: str) ->
     with pytest.raises(InvalidInput) as caught:
         plan_series(spec(**changes))
     assert caught.value.loc == (loc,)
+
+
+CROWD = tuple(Person(f"p{i}", "UTC", hours("09:00", "17:00")) for i in range(201))
+
+
+@pytest.mark.parametrize(
+    ("changes", "loc", "msg"),
+    [
+        ({"policy": "weekly"}, "policy", "policy must be 'rotate' or 'fixed'."),
+        ({"step_minutes": 45}, "step_minutes", "step_minutes must be one of 5, 10, 15, 30, 60."),
+        (
+            {"duration_minutes": True},
+            "duration_minutes",
+            "duration_minutes must be a whole number.",
+        ),
+        (
+            {"duration_minutes": 30.5},
+            "duration_minutes",
+            "duration_minutes must be a whole number.",
+        ),
+        ({"duration_minutes": 0}, "duration_minutes", "duration_minutes must be from 1 to 1440."),
+        (
+            {"duration_minutes": 1441},
+            "duration_minutes",
+            "duration_minutes must be from 1 to 1440.",
+        ),
+        (
+            {"required": ()},
+            "participants",
+            "Mark at least one participant as required, or give a party a quorum rule.",
+        ),
+        (
+            {"required": CROWD[:150], "optional": CROWD[150:]},
+            "participants",
+            "At most 200 participants.",
+        ),
+        (
+            {"required": (ANA, BEN), "optional": (BEN,)},
+            "participants",
+            "A participant is listed twice; list each once.",
+        ),
+        (
+            {"quorums": (Quorum("London team", (BEN,), 2),)},
+            "quorum",
+            "London team's quorum rule needs min_attendees from 1 to 1, its number of quorum "
+            "members.",
+        ),
+    ],
+)
+def test_bad_series_are_refused_with_the_sentence(
+    changes: dict[str, object], loc: str, msg: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        check_spec(spec(**changes))
+    assert (caught.value.loc, caught.value.msg) == ((loc,), msg)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"step_minutes": 5},
+        {"step_minutes": 60},
+        {"duration_minutes": 1},
+        {"duration_minutes": 1440},
+        {"required": CROWD[:120], "optional": CROWD[120:200]},
+        {"required": (), "quorums": (Quorum("team", (MARIA, BEN), 1),)},
+        {"required": (ANA,), "quorums": (Quorum("team", (MARIA, BEN), 2),)},
+    ],
+)
+def test_series_at_the_limits_are_accepted(changes: dict[str, object]) -> None:
+    check_spec(spec(**changes))
 
 
 def test_not_before_must_be_aware() -> None:
