@@ -88,8 +88,6 @@ class BurdenMatrix:
         The unavailable reason ("public holiday in US: Thanksgiving Day", "time off") wins
         over the stretch reason when both apply.
         """
-        if self.minutes[p, n] >= 0:
-            return None
         column = n if self.sorted_column is None else int(self.sorted_column[n])
         return self.rows[p].reason(column)
 
@@ -98,24 +96,18 @@ class BurdenMatrix:
         at the starts ``columns`` (a feasible start adds "unavailable"), as
         ``[self.reason(p, n) or "unavailable" for n in columns]`` without repeats, but one
         lookup per distinct cause instead of one per start."""
-        cols = np.arange(columns.start, columns.stop, dtype=np.int64)
+        cols = np.arange(columns.start, columns.stop)
         if len(cols) == 0:
             return []
         row = self.rows[p]
         sorted_cols = cols if self.sorted_column is None else self.sorted_column[cols]
-        feasible = self.minutes[p, cols] >= 0
-        codes = row.status[sorted_cols].astype(np.int64)
-        keys = np.where(
-            feasible,
-            -1,
-            codes * (1 << 40) + np.where(codes == _UNAVAILABLE, row.away[sorted_cols], -1),
-        )
-        # Causes come in runs along the day: look at the first start of each run only.
-        firsts = np.concatenate(([0], np.flatnonzero(keys[1:] != keys[:-1]) + 1)).tolist()
+        # A cause is a status and, for a holiday or time off, which one (``away``). Causes
+        # come in runs along the day: look at the first start of each run only.
+        codes, away = row.status[sorted_cols], row.away[sorted_cols]
+        changes = (codes[1:] != codes[:-1]) | (away[1:] != away[:-1])
         found: list[str] = []
-        for i in firsts:
-            why = None if feasible[i] else row.reason(int(sorted_cols[i]))
-            text = why or "unavailable"
+        for i in np.concatenate(([0], np.flatnonzero(changes) + 1)).tolist():
+            text = row.reason(int(sorted_cols[i])) or "unavailable"
             if text not in found:
                 found.append(text)
         return found
@@ -395,9 +387,7 @@ def burden_minutes(person: Person, start: datetime, duration_minutes: int) -> Bu
     require_aware(start, "start")
     if start.second or start.microsecond:
         raise InvalidInput(("start",), "start must be on a whole minute.")
-    matrix = burden_matrix(
-        [person], np.array([utc_minute(start)], dtype=np.int64), duration_minutes
-    )
+    matrix = burden_matrix([person], np.array([utc_minute(start)]), duration_minutes)
     value = int(matrix.minutes[0, 0])
     if value < 0:
         return Burden(None, matrix.reason(0, 0), False)
