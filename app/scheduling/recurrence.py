@@ -111,15 +111,20 @@ def _check_bymonth(raw: str, _freq: str, _parts: Mapping[str, str]) -> None:
             raise _fail(f"BYMONTH value {item!r} is not a month; use 1 (January) to 12.")
 
 
-def _yearly(name: str, high: int) -> _PartCheck:
+def _yearly_only(name: str, raw: str, freq: str, high: int) -> None:
     """A part of whole numbers ``1..high`` or ``-high..-1`` that only FREQ=YEARLY takes."""
+    if freq != "YEARLY":
+        raise _fail(f"{name} only works with FREQ=YEARLY.")
+    _integers(name, raw, 1, high, f"use 1 to {high} or -1 to -{high}")
 
-    def check(raw: str, freq: str, _parts: Mapping[str, str]) -> None:
-        if freq != "YEARLY":
-            raise _fail(f"{name} only works with FREQ=YEARLY.")
-        _integers(name, raw, 1, high, f"use 1 to {high} or -1 to -{high}")
 
-    return check
+# Plain functions, not built at import time, so that mutation testing reaches the check.
+def _check_byyearday(raw: str, freq: str, _parts: Mapping[str, str]) -> None:
+    _yearly_only("BYYEARDAY", raw, freq, 366)
+
+
+def _check_byweekno(raw: str, freq: str, _parts: Mapping[str, str]) -> None:
+    _yearly_only("BYWEEKNO", raw, freq, 53)
 
 
 def _check_bysetpos(raw: str, _freq: str, parts: Mapping[str, str]) -> None:
@@ -142,8 +147,8 @@ _PART_CHECKS: dict[str, _PartCheck] = {
     "BYDAY": _check_byday,
     "BYMONTHDAY": _check_bymonthday,
     "BYMONTH": _check_bymonth,
-    "BYYEARDAY": _yearly("BYYEARDAY", 366),
-    "BYWEEKNO": _yearly("BYWEEKNO", 53),
+    "BYYEARDAY": _check_byyearday,
+    "BYWEEKNO": _check_byweekno,
     "BYSETPOS": _check_bysetpos,
     "WKST": _check_wkst,
 }
