@@ -376,6 +376,46 @@ def test_people_of_one_zone_share_a_reason_and_partial_days_are_named() -> None:
     assert "Maria (Asia/Manila) is unavailable part of the day: public holiday in PH" in gone.reason
 
 
+def test_optional_burden_is_what_their_planned_times_cost_them_on_top_of_their_prior() -> None:
+    """Two optional people beside Ana and Ben: their burden never steers the plan, but the
+    plan reports it, priced by the rule one meeting at a time (burden_minutes), with a date
+    they cannot make (Culture Day in Tokyo, Tuesday 3 November) costing nothing."""
+    kenji = Person(
+        "kenji",
+        "Asia/Tokyo",
+        hours("09:00", "17:00"),
+        holiday_country="JP",
+        max_stretch_minutes=600,
+    )
+    rosa = Person("rosa", "Asia/Manila", hours("09:00", "17:00"), max_stretch_minutes=600)
+    prior = {"ana": 30, "kenji": 45}
+    plan = plan_series(
+        spec(count=6, required=(ANA, BEN), optional=(kenji, rosa)), prior=prior, names=NAMES
+    )
+    assert plan.policy == "rotate" and len(plan.occurrences) == 6 and plan.unschedulable == []
+    expected = []
+    for p, person in enumerate((ANA, BEN, kenji, rosa)):
+        costs = [burden_minutes(person, o.start, 60).minutes for o in plan.occurrences]
+        assert [o.participants[p].burden_minutes for o in plan.occurrences] == [
+            -1 if c is None else c for c in costs
+        ]
+        mine = sum(c or 0 for c in costs)
+        before = prior.get(person.id, 0)
+        attendance = "optional" if p >= 2 else "required"
+        expected.append((person.id, before, mine, before + mine, attendance))
+    assert [
+        (b.participant_id, b.prior_minutes, b.planned_minutes, b.total_minutes, b.attendance)
+        for b in plan.burden
+    ] == expected
+    assert burden_minutes(kenji, plan.occurrences[4].start, 60).minutes is None
+    # Ana and Ben overlap every Tuesday: the plan is free for them, not for the optionals.
+    assert plan.max_burden_minutes == 30 and plan.total_burden_minutes == 0
+    assert expected[2][2] > 0 and expected[3][2] > 0 and expected[2][2] != expected[3][2]
+    fixed = plan_series(spec(count=6, required=(ANA, BEN), policy="fixed"))
+    assert fixed.policy == "fixed"
+    assert [o.start for o in fixed.occurrences] == [o.start for o in plan.occurrences]
+
+
 def test_optional_participant_on_holiday_is_a_conflict_and_a_notice() -> None:
     optional = Person("maria", "Asia/Manila", MARIA.working_hours, holiday_country="PH")
     plan = plan_series(

@@ -210,6 +210,11 @@ def test_quorum_differs_from_both_required_and_optional() -> None:
     assert "Jun (quorum) is absent: time off." in held_without_jun.notices
     others = [o for o in quorum.occurrences if o is not held_without_jun]
     assert all(o.absent == [] for o in others)
+    assert [(b.participant_id, b.attendance) for b in quorum.burden] == [
+        ("ana", "required"),
+        ("maria", "quorum"),
+        ("jun", "quorum"),
+    ]
     jun_planned = next(b for b in quorum.burden if b.participant_id == "jun")
     assert jun_planned.attendance == "quorum" and jun_planned.counted
     assert jun_planned.planned_minutes == sum(
