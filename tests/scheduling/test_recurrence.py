@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.scheduling.model import InvalidInput
-from app.scheduling.recurrence import parse_recurrence, series_dates
+from app.scheduling.recurrence import _twin_shift, parse_recurrence, series_dates
 
 _SUPPORTED = "FREQ, INTERVAL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, BYYEARDAY, BYWEEKNO, WKST"
 _PLAIN_DAY = (
@@ -458,3 +458,31 @@ def test_expansion_matches_plain_dateutil(rule: str, start: date, count: int) ->
     got = series_dates(rule, start, "UTC", until=limit)[:count]
     assert got == expected[: len(got)]
     assert len(got) == len(expected)
+
+
+def _same_calendar(a: int, b: int) -> bool:
+    """Years ``a`` and ``b`` have the same calendar: every month starts on the same weekday
+    (a reference for the shift below, month by month rather than by 1 January and leap)."""
+    return all(date(a, m, 1).weekday() == date(b, m, 1).weekday() for m in range(1, 13)) and (
+        (date(a, 3, 1) - date(a, 2, 1)) == (date(b, 3, 1) - date(b, 2, 1))
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [(2026, 2026), (2026, 2027), (2027, 2028), (2028, 2036), (1999, 2001)]
+)
+def test_twin_years_are_the_latest_identical_calendars_ending_by_9998(
+    first: int, last: int
+) -> None:
+    """The shift lands every year of the span on an identical calendar, the span's last
+    year by 9998 (so that dateutil can overshoot into 9999), and no later shift would."""
+    shift = _twin_shift(first, last)
+    assert shift > 0 and last + shift <= 9998
+    assert all(_same_calendar(y, y + shift) for y in range(first, last + 1))
+    later = range(shift + 1, 9998 - last + 1)
+    assert not any(all(_same_calendar(y, y + k) for y in range(first, last + 1)) for k in later)
+
+
+def test_no_twin_years_above_the_span_means_no_shift() -> None:
+    assert _twin_shift(9998, 9998) == 0
+    assert _twin_shift(9990, 9998) == 0
