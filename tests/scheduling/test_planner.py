@@ -302,6 +302,11 @@ def test_fixed_time_in_the_spring_forward_gap_is_read_with_fold_0() -> None:
         ("America/Santiago", date(2026, 9, 6), 92, "01:00"),  # the clocks skip midnight
         ("Asia/Kathmandu", date(2026, 6, 1), 96, "00:00"),  # +05:45
         ("Australia/Lord_Howe", date(2026, 4, 5), 98, "00:00"),  # a 30-minute change
+        # São Tomé: UTC+0 to UTC+1 at 01:00Z on 1 January 2018, and back a year later.
+        ("Africa/Sao_Tome", date(2017, 12, 31), 96, "00:00"),
+        ("Africa/Sao_Tome", date(2018, 1, 1), 92, "00:00"),
+        ("Africa/Sao_Tome", date(2018, 12, 31), 96, "00:00"),
+        ("Africa/Sao_Tome", date(2019, 1, 1), 100, "00:00"),
     ],
 )
 def test_candidates_are_the_grid_starts_of_the_anchor_local_date(
@@ -315,6 +320,22 @@ def test_candidates_are_the_grid_starts_of_the_anchor_local_date(
     assert local[0].strftime("%H:%M") == first_local
     assert all(int(s) % 15 == 0 for s in cal.starts)
     assert (np.diff(cal.starts) == 15).all()
+
+
+def test_not_before_cuts_a_date_at_the_next_grid_start() -> None:
+    """Starts before ``not_before`` go; the first one left is the next 15-minute grid start
+    (13:07Z gives 13:15Z), and the date counts as cut short. ``not_before`` exactly at the
+    date's first start (midnight in New York, 04:00Z) cuts nothing."""
+    day = date(2026, 10, 6)
+    whole = _candidates(spec(), [day], None)
+    minute = int(datetime(2026, 10, 6, 13, 15, tzinfo=UTC).timestamp()) // 60
+    cut = _candidates(spec(), [day], datetime(2026, 10, 6, 13, 7, 30, tzinfo=UTC))
+    assert cut.starts.tolist() == [int(s) for s in whole.starts if s >= minute]
+    assert cut.truncated.tolist() == [True]
+    midnight = datetime(2026, 10, 6, 0, 0, tzinfo=ZoneInfo("America/New_York"))
+    uncut = _candidates(spec(), [day], midnight)
+    assert uncut.starts.tolist() == whole.starts.tolist()
+    assert uncut.truncated.tolist() == whole.truncated.tolist() == [False]
 
 
 # --- holidays, conflicts, fallbacks ----------------------------------------------------------
