@@ -112,7 +112,8 @@ class _Options:
         return np.stack(self._vectors)
 
     def of_day(self, day: DayCandidates) -> _DayOptions:
-        key = day.costs.tobytes() + np.int64(day.costs.shape[0]).tobytes()
+        # Every date has ``self.people`` rows, so the bytes alone fix the shape too.
+        key = day.costs.tobytes()
         found = self._by_day_key.get(key)
         if found is None:
             found = self._by_day_key[key] = self._prune(day.costs)
@@ -179,9 +180,13 @@ def _solve(
             options=options,
         )
     limit: Literal["nodes", "time"] | None = None
-    if result.status == 1:
+    if result.status == 1:  # a time or iteration limit
         nodes = getattr(result, "mip_node_count", None)
         limit = "nodes" if nodes is not None and nodes >= node_limit else "time"
+    elif result.status not in (0, 2):
+        # Neither proven nor infeasible: HiGHS stopping at the node limit comes back as
+        # status 4 ("Solution limit reached"), with or without a point and no node count.
+        limit = "nodes"
     if result.x is None:
         return _Run(None, None, limit)
     z = np.rint(result.x).astype(np.int64)
