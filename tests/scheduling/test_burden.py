@@ -551,3 +551,17 @@ def test_the_shared_cost_table_is_read_only() -> None:
     assert table[:3].tolist() == [0, 1, 2] and table[61].tolist() == 60 + 2
     with pytest.raises(ValueError, match="read-only"):
         table[1] = 0
+
+
+def test_a_feasible_start_has_no_reason_and_reads_unavailable_among_reasons() -> None:
+    """09:00–17:00 New York: 10:00 (15:00Z) is inside hours, 03:00 (08:00Z) is six hours
+    out, past the 3-hour stretch."""
+    inside, far = nyz(24, 15), nyz(24, 8)
+    matrix = burden_matrix([NY_WEEK], np.array([inside, far]), 60)
+    assert matrix.minutes.tolist() == [[0, -1]]
+    assert matrix.reason(0, 0) is None
+    assert matrix.reason(0, 1) == "3 h or more outside working hours (max stretch)"
+    assert matrix.reasons(0, range(0, 2)) == [
+        "unavailable",
+        "3 h or more outside working hours (max stretch)",
+    ]
