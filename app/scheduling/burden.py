@@ -56,7 +56,6 @@ from app.scheduling.windows import (
 INFEASIBLE = -1
 NO_WORKING_HOURS = "has no working hours"
 _FEASIBLE, _NO_HOURS, _UNAVAILABLE, _TOO_FAR, _BUSY = 0, 1, 2, 3, 4
-_TABLE_LIMIT = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -101,12 +100,12 @@ class BurdenMatrix:
             return []
         row = self.rows[p]
         sorted_cols = cols if self.sorted_column is None else self.sorted_column[cols]
-        # A cause is a status and, for a holiday or time off, which one (``away``). Causes
-        # come in runs along the day: look at the first start of each run only.
-        codes, away = row.status[sorted_cols], row.away[sorted_cols]
-        changes = (codes[1:] != codes[:-1]) | (away[1:] != away[:-1])
+        # A cause is a status and, for a holiday or time off, which one (``away``): look
+        # up the first start with each cause only, in column order.
+        causes = np.stack((row.status[sorted_cols], row.away[sorted_cols]))
+        first = np.unique(causes, axis=1, return_index=True)[1]
         found: list[str] = []
-        for i in np.concatenate(([0], np.flatnonzero(changes) + 1)).tolist():
+        for i in np.sort(first).tolist():
             text = row.reason(int(sorted_cols[i])) or "unavailable"
             if text not in found:
                 found.append(text)
@@ -135,13 +134,16 @@ def _gap_cost(gap: Minutes) -> Minutes:
 
 def _build_cost_table(size: int) -> Minutes:
     """``G(0 … size-1)`` of :func:`_cost_of_first`, for lookups instead of arithmetic."""
-    table = _cost_of_first(np.arange(size, dtype=np.int64))
-    table.flags.writeable = False
+    table = _cost_of_first(np.arange(size))
+    table.setflags(write=False)
     return table
 
 
-# Caches wrap plain functions (not decorators) so that mutation testing reaches their bodies.
-_cost_table = lru_cache(maxsize=64)(_build_cost_table)
+# G for every distance up to about 11 days (128 KiB, shared and read-only): costs of minutes
+# further out, only met with stretches that long, fall back to arithmetic. A cache around a
+# plain function (not a decorator) so that mutation testing reaches its body.
+_TABLE_SIZE = 1 << 14
+_cost_table = lru_cache(maxsize=1)(_build_cost_table)
 
 
 def _count_at_or_before(bounds: Minutes, queries: Minutes) -> Minutes:
@@ -150,8 +152,8 @@ def _count_at_or_before(bounds: Minutes, queries: Minutes) -> Minutes:
     Equal to ``searchsorted(bounds, queries, "right")`` but linear in the number of queries:
     each bound marks the first query it is at or before, and a running sum counts them.
     """
-    first_query = np.searchsorted(queries, bounds, side="left")
-    return np.cumsum(np.bincount(first_query, minlength=len(queries) + 1)[: len(queries)])
+    first_query = np.searchsorted(queries, bounds)
+    return np.cumsum(np.bincount(first_query, minlength=len(queries))[: len(queries)])
 
 
 @dataclass(frozen=True)
@@ -165,32 +167,30 @@ class _CostCurve:
 
     @classmethod
     def build(cls, timeline: WorkingTimeline, lo: int, hi: int, stretch: int) -> _CostCurve:
-        # One-minute sentinel windows more than `stretch` from every minute in [lo, hi): any
-        # minute whose nearest real window is further is infeasible anyway.
-        starts, ends = timeline.starts, timeline.ends
-        left = min(lo - stretch - 2, int(starts[0]) if len(starts) else lo) - 1
-        right = max(hi + stretch + 2, int(ends[-1]) if len(ends) else hi) + 1
-        a = np.concatenate(([left - 1], starts, [right]))
-        b = np.concatenate(([left], ends, [right + 1]))
+        """The curve over minutes ``[lo, hi)``, where lookups happen."""
+        # Empty sentinel windows more than `stretch` from every minute of [lo, hi): a minute
+        # within reach of a real window is nearer to it than to a sentinel. Real windows may
+        # lie beyond a sentinel; lookups of x in [lo, hi] never see the difference.
+        far = stretch + 1  # pragma: no mutate: `far >= stretch - 1` and `>= 1` are all it needs
+        a = np.concatenate(([lo - far], timeline.starts, [hi + far]))
+        b = np.concatenate(([lo - far], timeline.ends, [hi + far]))
         totals = _gap_cost(a[1:] - b[:-1])
         return cls(a, b, np.concatenate(([0], np.cumsum(totals))), stretch)
 
     def at(self, x: Minutes) -> Minutes:
-        """F at each sorted ``x`` within the sentinels. In the gap after window ``k``, ``i``
-        minutes past its end and ``j`` before the next start: ``F(a_k) + G(i)`` on the rising
-        half of the tent, ``F(a_{k+1}) - G(j)`` on the falling half (``G`` =
-        :func:`_cost_of_first`)."""
+        """F at each of the sorted, non-empty ``x`` within the sentinels. In the gap after
+        window ``k``, ``i`` minutes past its end and ``j`` before the next start:
+        ``F(a_k) + G(i)`` on the rising half of the tent, ``F(a_{k+1}) - G(j)`` on the
+        falling half (``G`` = :func:`_cost_of_first`)."""
         k = _count_at_or_before(self.window_starts, x) - 1
         past = np.maximum(x - self.window_ends[k], 0)  # 0 inside window k
         before = self.window_starts[k + 1] - x
-        rising = past <= before + 1  # i <= (gap + 1) // 2
+        # i <= (gap + 1) // 2. Both halves are exact where |2i - gap| <= 1, so `<` or `- 1`
+        # would do as well.
+        rising = past <= before + 1  # pragma: no mutate: slack at the peak by design
         steps = np.where(rising, past, before)
-        # Only feasible meetings get here: their first and last minutes are within `stretch`
-        # of a window, so steps <= stretch + 1 and a small table replaces the arithmetic.
-        table = _cost_table(min(self.stretch + 2, _TABLE_LIMIT))
-        cost = (
-            table[steps] if len(steps) == 0 or steps.max() < len(table) else _cost_of_first(steps)
-        )
+        table = _cost_table(_TABLE_SIZE)
+        cost = table[steps] if steps.max() < len(table) else _cost_of_first(steps)
         return np.where(rising, self.at_window_start[k] + cost, self.at_window_start[k + 1] - cost)
 
 
@@ -236,7 +236,7 @@ class _Row:
     """One profile's burdens for sorted starts, and what is needed to explain a -1."""
 
     minutes: Minutes
-    status: npt.NDArray[np.int8]
+    status: Minutes
     away: Minutes  # index into timeline.off_* of the first unavailable stretch met, or -1
     timeline: WorkingTimeline | None
     stretch: int
@@ -264,11 +264,12 @@ def _person_row(
     their timeline exact over ``[lo - stretch - 2, hi + stretch + 2)``."""
     stretch = person.max_stretch_minutes
     n = len(starts)
-    if timeline is None or not person.working_hours:
-        none = np.full(n, INFEASIBLE, dtype=np.int64)
-        return _Row(none, np.full(n, _NO_HOURS, dtype=np.int8), none, None, stretch)
+    # NumPy's default integer is int64 (on every platform since NumPy 2).
+    if timeline is None:
+        none = np.full(n, INFEASIBLE)
+        return _Row(none, np.full(n, _NO_HOURS), none, None, stretch)
 
-    status = np.full(n, _TOO_FAR, dtype=np.int8)
+    status = np.full(n, _TOO_FAR)
     # Within reach: the whole meeting inside one window widened by `stretch` both sides.
     reach_starts, reach_ends = merge_intervals(timeline.starts - stretch, timeline.ends + stretch)
     if len(reach_starts):
@@ -281,7 +282,7 @@ def _person_row(
         idx = _count_at_or_before(timeline.busy_ends, starts)
         status[(idx <= last) & (timeline.busy_starts[np.minimum(idx, last)] < ends)] = _BUSY
     # Unavailable: the first stretch ending after s starts before s + duration.
-    away = np.full(n, -1, dtype=np.int64)
+    away = np.full(n, -1)
     if len(timeline.off_starts):
         last = len(timeline.off_starts) - 1
         idx = _count_at_or_before(timeline.off_ends, starts)
@@ -289,7 +290,7 @@ def _person_row(
         away[hit] = idx[hit]
         status[hit] = _UNAVAILABLE
 
-    minutes = np.full(n, INFEASIBLE, dtype=np.int64)
+    minutes = np.full(n, INFEASIBLE)
     feasible = np.flatnonzero(status == _FEASIBLE)
     if len(feasible):
         curve = _CostCurve.build(timeline, lo, hi, stretch)
@@ -330,14 +331,14 @@ def burden_matrix(
     starts = np.asarray(starts)
     if starts.ndim != 1 or not (len(starts) == 0 or np.issubdtype(starts.dtype, np.integer)):
         raise InvalidInput(("starts",), "starts must be a 1-D array of whole UTC minutes.")
-    starts = starts.astype(np.int64, copy=False)
+    starts = starts.astype(np.int64)  # a copy: the matrix does not change with the caller's
     minutes = np.empty((len(people), len(starts)), dtype=np.int64)
-    if len(starts) == 0:
+    if len(starts) == 0 or not people:
         return BurdenMatrix(minutes, starts, duration)
     # Work on sorted starts (lookups become linear merges); scatter rows back at the end.
     order: Minutes | None = None
-    if np.any(starts[1:] < starts[:-1]):
-        order = np.argsort(starts, kind="stable")
+    if np.any(starts[1:] < starts[:-1]):  # pragma: no mutate: `<=` sorts equal starts, same rows
+        order = np.argsort(starts)
     ordered = starts if order is None else starts[order]
     sorted_column = None if order is None else np.argsort(order)
     ends = ordered + duration
@@ -348,8 +349,8 @@ def burden_matrix(
     for person in people:
         if person.max_stretch_minutes < 0:
             raise InvalidInput(("max_stretch_minutes",), "max_stretch_minutes cannot be negative.")
-    reach = max((person.max_stretch_minutes for person in people), default=0)
-    t_lo, t_hi = lo - reach - 2, hi + reach + 2
+    reach = max(person.max_stretch_minutes for person in people)
+    t_lo, t_hi = lo - reach - 2, hi + reach + 2  # pragma: no mutate: slack; needs lo - reach
     first, last = timeline_dates(t_lo, t_hi)
     timelines: dict[tuple[object, ...], WorkingTimeline | None] = {}
     rows: dict[tuple[object, ...], _Row] = {}
@@ -357,13 +358,13 @@ def burden_matrix(
     for p, person in enumerate(people):
         t_key = _timeline_key(person, first, last, t_lo, t_hi)
         key = (t_key, person.max_stretch_minutes)
-        row = rows.get(key)
-        if row is None:
+        if key not in rows:
             if t_key not in timelines:
                 timelines[t_key] = (
                     working_timeline(person, t_lo, t_hi) if person.working_hours else None
                 )
-            row = rows[key] = _person_row(person, timelines[t_key], ordered, ends, lo, hi)
+            rows[key] = _person_row(person, timelines[t_key], ordered, ends, lo, hi)
+        row = rows[key]
         if order is None:
             minutes[p] = row.minutes
         else:

@@ -545,10 +545,11 @@ def test_starts_out_of_order_only_after_the_first_keep_their_columns() -> None:
 
 
 def test_the_shared_cost_table_is_read_only() -> None:
-    # One table serves every call (it is cached): a caller writing into it would change
-    # later costs, so writing must fail.
-    table = burden._cost_table(200)
+    # One table serves every call: a caller writing into it would change later costs, so
+    # writing must fail.
+    table = burden._cost_table(burden._TABLE_SIZE)
     assert table[:3].tolist() == [0, 1, 2] and table[61].tolist() == 60 + 2
+    assert len(table) == 1 << 14  # the boundary that test_costs_far_past_the_lookup_table uses
     with pytest.raises(ValueError, match="read-only"):
         table[1] = 0
 
