@@ -158,12 +158,11 @@ def _count_at_or_before(bounds: Minutes, queries: Minutes) -> Minutes:
 
 @dataclass(frozen=True)
 class _CostCurve:
-    """``F(x)``: total cost of the minutes in ``[window_starts[0], x)``."""
+    """``F(x)`` up to a constant: the total cost of the minutes before ``x``."""
 
-    window_starts: Minutes
-    window_ends: Minutes
+    window_starts: Minutes  # the windows and a sentinel at each end
+    window_ends: Minutes  # their ends, but for the last sentinel's (never read)
     at_window_start: Minutes  # F at each window start (= F at the previous window end)
-    stretch: int
 
     @classmethod
     def build(cls, timeline: WorkingTimeline, lo: int, hi: int, stretch: int) -> _CostCurve:
@@ -173,9 +172,8 @@ class _CostCurve:
         # lie beyond a sentinel; lookups of x in [lo, hi] never see the difference.
         far = stretch + 1  # pragma: no mutate: `far >= stretch - 1` and `>= 1` are all it needs
         a = np.concatenate(([lo - far], timeline.starts, [hi + far]))
-        b = np.concatenate(([lo - far], timeline.ends, [hi + far]))
-        totals = _gap_cost(a[1:] - b[:-1])
-        return cls(a, b, np.concatenate(([0], np.cumsum(totals))), stretch)
+        b = np.concatenate(([lo - far], timeline.ends))
+        return cls(a, b, np.concatenate(([0], np.cumsum(_gap_cost(a[1:] - b)))))
 
     def at(self, x: Minutes) -> Minutes:
         """F at each of the sorted, non-empty ``x`` within the sentinels. In the gap after
@@ -190,7 +188,9 @@ class _CostCurve:
         rising = past <= before + 1  # pragma: no mutate: slack at the peak by design
         steps = np.where(rising, past, before)
         table = _cost_table(_TABLE_SIZE)
-        cost = table[steps] if steps.max() < len(table) else _cost_of_first(steps)
+        # The table only saves time: _cost_of_first is exact everywhere.
+        fits = steps.max() < len(table)  # pragma: no mutate: see above
+        cost = table[steps] if fits else _cost_of_first(steps)
         return np.where(rising, self.at_window_start[k] + cost, self.at_window_start[k + 1] - cost)
 
 
@@ -220,7 +220,9 @@ def profile_key(person: Person) -> tuple[object, ...]:
 def _timeline_key(person: Person, first: date, last: date, lo: int, hi: int) -> tuple[object, ...]:
     """What a person's timeline over the dates ``[first, last]`` (UTC minutes ``[lo, hi)``)
     depends on: their stretch does not, nor does time off outside those dates."""
-    away = tuple((a, b) for a, b in person.time_off if a <= last and b >= first)
+    # The dates have slack at both ends (timeline_dates), so `<` and `>` would do as well.
+    touching = [(a, b) for a, b in person.time_off if a <= last and b >= first]  # pragma: no mutate
+    away = tuple(touching)
     return (
         person.timezone,
         person.working_hours,
@@ -237,9 +239,9 @@ class _Row:
 
     minutes: Minutes
     status: Minutes
-    away: Minutes  # index into timeline.off_* of the first unavailable stretch met, or -1
+    away: Minutes  # where _UNAVAILABLE: index into timeline.off_* of the first stretch met
     timeline: WorkingTimeline | None
-    stretch: int
+    stretch: int = 0  # read for _TOO_FAR only, never for a row without working hours
 
     def reason(self, i: int) -> str | None:
         code = self.status[i]
@@ -267,7 +269,7 @@ def _person_row(
     # NumPy's default integer is int64 (on every platform since NumPy 2).
     if timeline is None:
         none = np.full(n, INFEASIBLE)
-        return _Row(none, np.full(n, _NO_HOURS), none, None, stretch)
+        return _Row(none, np.full(n, _NO_HOURS), none, None)
 
     status = np.full(n, _TOO_FAR)
     # Within reach: the whole meeting inside one window widened by `stretch` both sides.
@@ -282,7 +284,7 @@ def _person_row(
         idx = _count_at_or_before(timeline.busy_ends, starts)
         status[(idx <= last) & (timeline.busy_starts[np.minimum(idx, last)] < ends)] = _BUSY
     # Unavailable: the first stretch ending after s starts before s + duration.
-    away = np.full(n, -1)
+    away = np.zeros_like(starts)
     if len(timeline.off_starts):
         last = len(timeline.off_starts) - 1
         idx = _count_at_or_before(timeline.off_ends, starts)

@@ -566,3 +566,29 @@ def test_a_feasible_start_has_no_reason_and_reads_unavailable_among_reasons() ->
         "unavailable",
         "3 h or more outside working hours (max stretch)",
     ]
+
+
+def test_people_with_one_profile_share_one_row() -> None:
+    """burden_matrix works once per distinct profile: equal profiles, and profiles that
+    differ only in time off far from the starts, share a row; a different stretch or time
+    off that touches the starts gets its own."""
+    base = worker("Europe/Berlin")
+    same = replace(base, id="same")
+    away_later = worker("Europe/Berlin", time_off=((date(2027, 1, 4), date(2027, 1, 8)),))
+    away_before = worker("Europe/Berlin", time_off=((date(2025, 12, 1), date(2025, 12, 5)),))
+    away_now = worker("Europe/Berlin", time_off=((date(2026, 6, 3), date(2026, 6, 3)),))
+    wider = worker("Europe/Berlin", max_stretch_minutes=240)
+    team = [base, same, away_later, away_before, away_now, wider]
+    starts = np.array([reference.to_minute(at(h)) for h in (3, 9)], dtype=np.int64)
+    matrix = burden_matrix(team, starts, 60)
+    assert matrix.minutes.tolist() == [[-1, 0]] * 4 + [[-1, -1], [240, 0]]
+    shared = matrix.rows[0]
+    assert [row is shared for row in matrix.rows] == [True, True, True, True, False, False]
+
+
+def test_the_matrix_keeps_its_own_copy_of_the_starts() -> None:
+    starts = np.array([reference.to_minute(at(8))], dtype=np.int64)
+    matrix = burden_matrix([worker()], starts, 60)
+    starts[0] += 60
+    assert matrix.starts.tolist() == [reference.to_minute(at(8))]
+    assert matrix.minutes.tolist() == [[60]]
