@@ -188,10 +188,9 @@ class _CostCurve:
         rising = past <= before + 1  # pragma: no mutate: slack at the peak by design
         steps = np.where(rising, past, before)
         table = _cost_table(_TABLE_SIZE)
-        # The table only saves time: _cost_of_first is exact everywhere.
-        fits = steps.max() < len(table)  # pragma: no mutate: see above
-        cost = table[steps] if fits else _cost_of_first(steps)
-        return np.where(rising, self.at_window_start[k] + cost, self.at_window_start[k + 1] - cost)
+        # The table only saves time (pragma): _cost_of_first is exact everywhere.
+        g = table[steps] if steps.max() < len(table) else _cost_of_first(steps)  # pragma: no mutate
+        return np.where(rising, self.at_window_start[k] + g, self.at_window_start[k + 1] - g)
 
 
 def _stretch_reason(stretch: int) -> str:
