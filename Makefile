@@ -29,15 +29,18 @@ run: $(STAMP)
 test-tools: $(STAMP)
 	bash scripts/install-test-tools.sh $(PY)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; one per core by default), each with
+# a PostgreSQL database of its own (tests/conftest.py); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP) test-tools
-	$(PY) -m pytest --cov --cov-report= $(PYTEST_ARGS)
+	$(PY) -m pytest --cov --cov-report= -n $(TEST_WORKERS) $(PYTEST_ARGS)
 	@echo "test: line and branch coverage of app/: $$($(PY) -m coverage report --format=total)%"
 
 # The suite again at other dates (libfaketime, see the script): green only if no test
 # depends on today's date.
 ANY_DATES ?= 2027-06-15T12:00:00 2029-02-01T00:00:00 2030-12-31T23:55:00
 test-any-date: $(STAMP) test-tools
-	bash scripts/test-any-date.sh $(PY) $(ANY_DATES) -- $(PYTEST_ARGS)
+	bash scripts/test-any-date.sh $(PY) $(ANY_DATES) -- -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app tests benchmarks migrations

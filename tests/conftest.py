@@ -16,7 +16,7 @@ import anyio.from_thread
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlmodel import SQLModel
 
 import app.main as app_main
@@ -35,15 +35,43 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("SCHEDULER_TEST_DATABA
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database whose schema was made by running every migration."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database whose schema was made by running every migration. Under pytest-xdist
+    (make test) each worker has a PostgreSQL database of its own on the same server."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    else:
-        url = os.environ["SCHEDULER_TEST_DATABASE_URL"]
+        migrate.upgrade(url)
+        yield url
+        return
+    url = os.environ["SCHEDULER_TEST_DATABASE_URL"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
         _drop_everything(url)
-    migrate.upgrade(url)
-    return url
+        migrate.upgrade(url)
+        yield url
+        return
+    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+    _recreate_database(url, own.database, create=True)
+    try:
+        migrate.upgrade(own.render_as_string(hide_password=False))
+        yield own.render_as_string(hide_password=False)
+    finally:
+        _recreate_database(url, own.database, create=False)
+
+
+def _recreate_database(server_url: str, name: str | None, *, create: bool) -> None:
+    """Drop the database ``name`` on the server of ``server_url``, then create it afresh
+    when ``create``."""
+    from app.db.engine import make_engine
+
+    engine = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
 
 
 def _drop_everything(url: str) -> None:
